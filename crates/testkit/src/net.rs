@@ -1,0 +1,81 @@
+//! Plain TCP helpers for the far side of forwards: a half-close-aware echo server, a sink, a
+//! refused address and a free port number. Tokio-based ones must run inside a tokio runtime.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// Binds `127.0.0.1:0` and returns its port, then releases it. For places that need a number
+/// (e.g. a tunnel's `local_port`); callers accept the small race that someone else takes it.
+pub fn free_port() -> u16 {
+    StdListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"))
+}
+
+/// A loopback address with nothing listening (bound to port 0, address taken, socket dropped):
+/// connecting to it is refused (barring the same small race as [`free_port`]).
+pub async fn refused_addr() -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()))
+}
+
+/// Starts an echo server on `127.0.0.1:0`. Each connection is echoed until the peer's EOF, then
+/// the server shuts down its write half (so half-close is passed on, and bytes sent back after
+/// the client's EOF still arrive). Aborting the returned handle stops the listener and every
+/// connection.
+pub async fn echo_server() -> (SocketAddr, JoinHandle<()>) {
+    serve(|mut stream| async move {
+        let (mut r, mut w) = stream.split();
+        let _ = tokio::io::copy(&mut r, &mut w).await;
+        let _ = w.shutdown().await;
+    })
+    .await
+}
+
+/// Starts a sink on `127.0.0.1:0`: reads and discards everything until EOF, then writes the
+/// number of bytes it received as a decimal string and closes. Aborting the handle stops it.
+pub async fn sink_server() -> (SocketAddr, JoinHandle<()>) {
+    serve(|mut stream| async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total: u64 = 0;
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n as u64,
+            }
+        }
+        let _ = stream.write_all(total.to_string().as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await
+}
+
+async fn serve<F, Fut>(handler: F) -> (SocketAddr, JoinHandle<()>)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"));
+    let addr = listener.local_addr().expect("local_addr");
+    let handle = tokio::spawn(async move {
+        // Owned here so aborting the accept task also aborts every connection task.
+        let mut conns = JoinSet::new();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, _)) => {
+                        conns.spawn(handler(stream));
+                    }
+                    Err(_) => continue,
+                },
+                Some(_) = conns.join_next(), if !conns.is_empty() => {}
+            }
+        }
+    });
+    (addr, handle)
+}
