@@ -4,5 +4,6 @@
 
 pub mod backoff;
 pub mod loopback;
+pub mod socks;
 pub mod spec;
 pub mod uptime;
