@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backoff;
+pub mod known_hosts;
 pub mod loopback;
 pub mod socks;
 pub mod spec;
