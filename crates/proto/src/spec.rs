@@ -136,14 +136,14 @@ pub struct Destination {
 }
 
 impl fmt::Display for Destination {
-    /// `[user@]host[:port]`, IPv6 bracketed when a port follows.
+    /// `[user@]host[:port]`, a host containing `:` (IPv6) bracketed; parses back to itself.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(u) = &self.user {
             write!(f, "{u}@")?;
         }
         match self.port {
             Some(p) => write!(f, "{}:{p}", bracket_if_v6(&self.host)),
-            None => f.write_str(&self.host),
+            None => f.write_str(&bracket_if_v6(&self.host)),
         }
     }
 }
@@ -386,7 +386,8 @@ fn percent_decode(s: &str) -> Option<String> {
 /// Parses `[user@]host[:port]`, `[user@][v6addr]:port`, a bare IPv6 address, or
 /// `ssh://[user@]host[:port]` (an optional trailing `/`; no path, query or connection
 /// parameters). The user is everything before the last `@` (user names may contain `@`); in
-/// the URI form it is percent-decoded. The port, if given, is 1..=65535.
+/// the URI form it is percent-decoded; it may not contain whitespace, control characters or
+/// `/`. The port, if given, is 1..=65535.
 pub fn parse_destination(s: &str) -> Result<Destination, SpecError> {
     let input = s.trim();
     if input.is_empty() {
@@ -419,7 +420,10 @@ pub fn parse_destination(s: &str) -> Result<Destination, SpecError> {
             } else {
                 raw.to_string()
             };
-            if user.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if user
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+            {
                 return Err(dest_err(input, format!("invalid user name '{user}'")));
             }
             (Some(user), &body[at + 1..])
@@ -763,6 +767,11 @@ mod tests {
                 "invalid destination 'ssh://u;fp=x@host': ssh:// connection parameters (';') are not supported",
             ),
             ("ssh://%zz@host", "invalid destination 'ssh://%zz@host': bad %-escape in user name"),
+            (
+                "ssh://ssh%3A%2F%2Fx@host",
+                "invalid destination 'ssh://ssh%3A%2F%2Fx@host': invalid user name 'ssh://x'",
+            ),
+            ("a/b@host", "invalid destination 'a/b@host': invalid user name 'a/b'"),
         ];
         for &(input, want) in cases {
             let err = parse_destination(input).expect_err(input);

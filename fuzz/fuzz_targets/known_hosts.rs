@@ -1,0 +1,6 @@
+//! Fuzz target: see `portwarden_fuzz::known_hosts` for what is fed and which properties are asserted.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| portwarden_fuzz::known_hosts(data));
