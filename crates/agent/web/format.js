@@ -4,8 +4,11 @@
 /** "L :8443 → 10.0.0.5:443", "D :1080 SOCKS5", "R :9000 → localhost:3000". */
 export function formatSpec(t) {
   switch (t.forward_type) {
-    case 'local':
-      return `L :${t.local_port} → ${t.remote_host}:${t.remote_port}`;
+    case 'local': {
+      const host = t.remote_host == null ? '?' : String(t.remote_host);
+      const shown = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+      return `L :${t.local_port} → ${shown}:${t.remote_port ?? '?'}`;
+    }
     case 'dynamic':
       return `D :${t.local_port} SOCKS5`;
     case 'remote': {
@@ -92,25 +95,34 @@ function ipv6Groups(s) {
   return [...head, ...new Array(fill).fill(0), ...tail];
 }
 
-/** Whether `addr` is an IP address in 127.0.0.0/8 or ::1 (the agent's rule). */
+/**
+ * Whether `addr` is an acceptable bind address — the agent's rule exactly: an IPv4 address in
+ * 127.0.0.0/8, the IPv6 loopback in any spelling (also bracketed: `[::1]`), or `localhost`;
+ * surrounding whitespace ignored.
+ */
 export function isLoopbackAddress(addr) {
   const s = String(addr ?? '').trim();
-  const v4 = ipv4Octets(s);
-  if (v4) return v4[0] === 127;
-  const v6 = ipv6Groups(s);
+  if (s.toLowerCase() === 'localhost') return true;
+  const bracketed = s.startsWith('[') && s.endsWith(']');
+  const inner = bracketed ? s.slice(1, -1) : s;
+  if (!bracketed) {
+    const v4 = ipv4Octets(inner);
+    if (v4) return v4[0] === 127;
+  }
+  const v6 = ipv6Groups(inner);
   if (v6) return v6.slice(0, 7).every((g) => g === 0) && v6[7] === 1;
   return false;
 }
 
-/** null when the bind address is acceptable, else the reference's message. */
+/** null when the bind address is acceptable, else the reference's message (naming it as typed). */
 export function validateBind(addr) {
-  return isLoopbackAddress(addr) ? null : loopbackError(String(addr ?? '').trim());
+  return isLoopbackAddress(addr) ? null : loopbackError(String(addr ?? ''));
 }
 
 /** "127.0.0.1:8443", "[::1]:8443". */
 export function localAddress(t) {
-  const bind = t.bind_address || '127.0.0.1';
-  return bind.includes(':') ? `[${bind}]:${t.local_port}` : `${bind}:${t.local_port}`;
+  const bind = String(t.bind_address || '127.0.0.1').trim();
+  return bind.includes(':') && !bind.startsWith('[') ? `[${bind}]:${t.local_port}` : `${bind}:${t.local_port}`;
 }
 
 /** "Local (-L)" etc. for selects and lists. */

@@ -36,6 +36,7 @@ export function matches(item, query) {
 }
 
 async function act(item, verb) {
+  if (pending.has(item.id)) return;
   pending.add(item.id);
   render();
   try {
@@ -113,10 +114,10 @@ function rowFor(item) {
       class: 'switch',
       'aria-checked': isRunning(item.status) ? 'true' : 'false',
       'aria-label': `${item.name} on/off`,
+      // Not `disabled` while a request is in flight: a disabled button drops keyboard focus.
       'aria-busy': pending.has(item.id) ? 'true' : null,
-      disabled: pending.has(item.id),
       dataset: { fkey: `toggle:${item.id}` },
-      onclick: (ev) => { ev.stopPropagation(); toggle(item); },
+      onclick: (ev) => { ev.stopPropagation(); if (!pending.has(item.id)) toggle(item); },
     }, h('span', { class: 'switch-knob', 'aria-hidden': 'true' })));
   row.addEventListener('contextmenu', (ev) => {
     ev.preventDefault();

@@ -199,7 +199,7 @@ export function mount(root, params) {
     typeInput.addEventListener('change', applyType);
 
     function checkBind() {
-      const err = validateBind(bindInput.value.trim() || '127.0.0.1');
+      const err = validateBind(bindInput.value.trim() === '' ? '127.0.0.1' : bindInput.value);
       if (err) setFieldError(form, 'bind_address', err);
       else clearFieldError(form, 'bind_address');
       return err;
