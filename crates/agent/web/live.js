@@ -15,6 +15,11 @@ let pollTimer = null;
 let reconcileTimer = null;
 let refreshing = null;
 let started = false;
+// Snapshots (a mutating call's response, a GET /tunnels/status) can be older than a stream event
+// that overtook them; every event bumps `seq`, and a snapshot never overwrites an item whose last
+// event came after the snapshot was requested.
+let seq = 0;
+const eventSeq = new Map(); // id -> seq of its last stream event
 
 /** Subscribes to 'tunnels' | 'session' | 'known_host' | 'tick'; returns the unsubscribe. */
 export function on(type, fn) {
@@ -54,15 +59,31 @@ function upsert(item) {
   items.set(item.id, { ...prev, ...item, _at: performance.now() });
 }
 
+/** The current stream position, to pass to `applyTunnel` for a request sent now. */
+export function mark() {
+  return seq;
+}
+
+function newerEvent(id, since) {
+  return (eventSeq.get(id) ?? -1) > since;
+}
+
 /** Replaces the state from `GET /tunnels/status`; concurrent calls share one request. */
 export function refresh() {
   if (!refreshing) {
+    const since = seq;
     refreshing = api.tunnels
       .status()
       .then((list) => {
         const now = performance.now();
+        const fresh = new Map();
+        for (const it of list || []) {
+          fresh.set(it.id, newerEvent(it.id, since) && items.has(it.id) ? items.get(it.id) : { ...it, _at: now });
+        }
+        // Items that appeared through the stream after the request was sent stay too.
+        for (const [id, it] of items) if (!fresh.has(id) && newerEvent(id, since)) fresh.set(id, it);
         items.clear();
-        for (const it of list || []) items.set(it.id, { ...it, _at: now });
+        for (const [id, it] of fresh) items.set(id, it);
         emit('tunnels', all());
       })
       .catch(() => {
@@ -75,9 +96,13 @@ export function refresh() {
   return refreshing;
 }
 
-/** Applies a Tunnel object returned by a mutating call right away (no wait for the stream). */
-export function applyTunnel(t) {
+/**
+ * Applies a Tunnel object returned by a mutating call right away (no wait for the stream),
+ * unless a stream event for it arrived after `since` (from `mark()` before the request).
+ */
+export function applyTunnel(t, since = -1) {
   if (!t || !t.id) return;
+  if (since >= 0 && newerEvent(t.id, since)) return;
   upsert(t);
   emit('tunnels', all());
 }
@@ -113,6 +138,8 @@ function connectStream() {
   source.addEventListener('tunnel', (ev) => {
     const item = parse(ev);
     if (!item) return;
+    seq += 1;
+    eventSeq.set(item.id, seq);
     upsert(item);
     emit('tunnels', all());
   });

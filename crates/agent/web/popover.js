@@ -40,8 +40,9 @@ async function act(item, verb) {
   pending.add(item.id);
   render();
   try {
+    const since = live.mark();
     const result = await api.tunnels[verb](item.id);
-    live.applyTunnel(result);
+    live.applyTunnel(result, since);
   } catch (e) {
     notify(`${verb === 'stop' ? 'Stop' : verb === 'start' ? 'Start' : 'Reconnect'} “${item.name}” failed: ${e.message}`, 'error');
     live.refresh();

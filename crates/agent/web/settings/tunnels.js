@@ -47,8 +47,9 @@ export function mount(root, params) {
 
   async function action(t, verb) {
     try {
+      const since = live.mark();
       const result = await api.tunnels[verb](t.id);
-      live.applyTunnel(result);
+      live.applyTunnel(result, since);
     } catch (e) {
       notify(`${verb[0].toUpperCase()}${verb.slice(1)} “${t.name}” failed: ${e.message}`, 'error');
     }
@@ -105,7 +106,18 @@ export function mount(root, params) {
     }
   }
 
-  const off = live.on('tunnels', () => renderList());
+  // Tunnels created or deleted elsewhere (CLI, another tab) show up as a change in the live ids.
+  let reloading = false;
+  const off = live.on('tunnels', (items) => {
+    const liveIds = items.filter((t) => t.kind !== 'session').map((t) => t.id).sort().join(',');
+    const listIds = tunnels.map((t) => t.id).sort().join(',');
+    if (liveIds !== listIds && !reloading) {
+      reloading = true;
+      load().finally(() => { reloading = false; });
+    } else {
+      renderList();
+    }
+  });
   load().then(() => {
     if (params.mode === 'new') openForm(null);
     else if (params.mode === 'edit') openForm(params.id);
@@ -244,8 +256,9 @@ export function mount(root, params) {
       };
       await busy(form, async () => {
         try {
+          const since = live.mark();
           const saved = tunnel ? await api.tunnels.update(tunnel.id, body) : await api.tunnels.create(body);
-          live.applyTunnel(saved);
+          live.applyTunnel(saved, since);
           notify(tunnel ? `Saved “${saved.name}”` : `Created “${saved.name}”`);
           live.refresh();
           location.hash = '#/tunnels';
