@@ -10,6 +10,7 @@
 mod agent;
 mod keys;
 mod net;
+mod password_server;
 mod proc;
 mod sshd;
 mod wait;
@@ -17,5 +18,6 @@ mod wait;
 pub use agent::SshAgent;
 pub use keys::{generate_key, KeyFormat, KeyKind};
 pub use net::{echo_server, free_port, refused_addr, sink_server};
+pub use password_server::{PasswordServer, PASSWORD, PASSWORD_USER};
 pub use sshd::{Sshd, SshdOptions};
 pub use wait::wait_until;

@@ -99,7 +99,10 @@ impl client::Handler for Client {
                     })
                     .is_err()
                 {
-                    tracing::debug!(port = connected_port, "remote forward gone; dropping channel");
+                    tracing::debug!(
+                        port = connected_port,
+                        "remote forward gone; dropping channel"
+                    );
                 }
             }
             None => {
@@ -319,15 +322,17 @@ impl Transport {
         use proto::socks::ReplyCode;
         let (reason, code) = match &e {
             russh::Error::ChannelOpenFailure(f) => match f {
-                ChannelOpenFailure::AdministrativelyProhibited => {
-                    ("administratively prohibited".to_string(), ReplyCode::NotAllowed)
-                }
+                ChannelOpenFailure::AdministrativelyProhibited => (
+                    "administratively prohibited".to_string(),
+                    ReplyCode::NotAllowed,
+                ),
                 ChannelOpenFailure::ConnectFailed => {
                     ("connect failed".to_string(), ReplyCode::ConnectionRefused)
                 }
-                ChannelOpenFailure::UnknownChannelType => {
-                    ("unknown channel type".to_string(), ReplyCode::GeneralFailure)
-                }
+                ChannelOpenFailure::UnknownChannelType => (
+                    "unknown channel type".to_string(),
+                    ReplyCode::GeneralFailure,
+                ),
                 ChannelOpenFailure::ResourceShortage => {
                     ("resource shortage".to_string(), ReplyCode::GeneralFailure)
                 }
@@ -351,10 +356,14 @@ impl Transport {
     /// Opens and closes a session channel (no shell, no exec): proof the server still answers.
     pub async fn probe(&self, timeout: Duration) -> Result<(), TunnelError> {
         let fut = async {
-            let ch = self.handle.channel_open_session().await.map_err(|e| TunnelError::Probe {
-                target: self.target.clone(),
-                reason: e.to_string(),
-            })?;
+            let ch = self
+                .handle
+                .channel_open_session()
+                .await
+                .map_err(|e| TunnelError::Probe {
+                    target: self.target.clone(),
+                    reason: e.to_string(),
+                })?;
             let _ = ch.close().await;
             Ok(())
         };
@@ -383,7 +392,8 @@ impl Transport {
                     russh::Error::RequestDenied => TunnelError::RemoteForward {
                         listen: listen.clone(),
                         via: self.target.clone(),
-                        hint: " (the port may be in use on the server, or forwarding is not allowed)",
+                        hint:
+                            " (the port may be in use on the server, or forwarding is not allowed)",
                     },
                     other => TunnelError::Ssh {
                         target: self.target.clone(),
@@ -391,8 +401,18 @@ impl Transport {
                     },
                 })
         };
-        let allocated = with_timeout("remote forward request", &listen, self.channel_timeout, request).await?;
-        let allocated = if allocated == 0 { u32::from(port) } else { allocated };
+        let allocated = with_timeout(
+            "remote forward request",
+            &listen,
+            self.channel_timeout,
+            request,
+        )
+        .await?;
+        let allocated = if allocated == 0 {
+            u32::from(port)
+        } else {
+            allocated
+        };
         let allocated = u16::try_from(allocated).unwrap_or(port);
         let (tx, rx) = mpsc::unbounded_channel();
         self.remote
@@ -423,8 +443,11 @@ impl Transport {
         if !self.is_closed() {
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
-                self.handle
-                    .disconnect(russh::Disconnect::ByApplication, "portwarden closing", "en"),
+                self.handle.disconnect(
+                    russh::Disconnect::ByApplication,
+                    "portwarden closing",
+                    "en",
+                ),
             )
             .await;
         }
@@ -496,23 +519,27 @@ async fn authenticate(handle: &mut Handle<Client>, hop: &Hop) -> Result<(), Tunn
                 tried.push("ssh-agent (unavailable)".into());
             }
             Ok(mut agent) => {
-                let ids = agent.request_identities().await.map_err(|e| TunnelError::Agent {
-                    socket: socket.clone(),
-                    reason: e.to_string(),
-                })?;
+                let ids = agent
+                    .request_identities()
+                    .await
+                    .map_err(|e| TunnelError::Agent {
+                        socket: socket.clone(),
+                        reason: e.to_string(),
+                    })?;
                 tried.push(format!("ssh-agent ({} keys)", ids.len()));
                 for id in ids {
                     let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else {
                         continue;
                     };
-                    let hash = if key.algorithm().is_rsa() { rsa_hash } else { None };
-                    match handle
-                        .authenticate_publickey_with(&hop.user, key, hash, &mut agent)
-                        .await
-                    {
-                        Ok(r) if r.success() => return Ok(()),
-                        Ok(r) => note(&r, &mut allowed),
-                        Err(e) => tracing::debug!(%socket, "agent signing failed: {e:?}"),
+                    for hash in signature_hashes(key.algorithm().is_rsa(), rsa_hash) {
+                        match handle
+                            .authenticate_publickey_with(&hop.user, key.clone(), hash, &mut agent)
+                            .await
+                        {
+                            Ok(r) if r.success() => return Ok(()),
+                            Ok(r) => note(&r, &mut allowed),
+                            Err(e) => tracing::debug!(%socket, "agent signing failed: {e:?}"),
+                        }
                     }
                 }
             }
@@ -521,15 +548,17 @@ async fn authenticate(handle: &mut Handle<Client>, hop: &Hop) -> Result<(), Tunn
     for key_file in &creds.keys {
         let key = load_key(key_file)?;
         tried.push(format!("publickey {}", key_file.path.display()));
-        let hash = if key.algorithm().is_rsa() { rsa_hash } else { None };
-        let r = handle
-            .authenticate_publickey(&hop.user, PrivateKeyWithHashAlg::new(Arc::new(key), hash))
-            .await
-            .map_err(ssh_err)?;
-        if r.success() {
-            return Ok(());
+        let key = Arc::new(key);
+        for hash in signature_hashes(key.algorithm().is_rsa(), rsa_hash) {
+            let r = handle
+                .authenticate_publickey(&hop.user, PrivateKeyWithHashAlg::new(key.clone(), hash))
+                .await
+                .map_err(ssh_err)?;
+            if r.success() {
+                return Ok(());
+            }
+            note(&r, &mut allowed);
         }
-        note(&r, &mut allowed);
     }
     if let Some(password) = &creds.password {
         tried.push("password".into());
@@ -547,6 +576,22 @@ async fn authenticate(handle: &mut Handle<Client>, hop: &Hop) -> Result<(), Tunn
         tried: tried.join(", "),
         allowed,
     })
+}
+
+/// The signature hashes to try for one key: `None` (the key's own algorithm) for non-RSA keys;
+/// for RSA the server's best SHA-2 hash first, then the other one. OpenSSH advertises every
+/// algorithm it implements in `server-sig-algs`, not just those its `PubkeyAcceptedAlgorithms`
+/// allows, so a server restricted to rsa-sha2-256 rejects an rsa-sha2-512 signature even though
+/// it advertised it.
+fn signature_hashes(is_rsa: bool, best: Option<HashAlg>) -> Vec<Option<HashAlg>> {
+    if !is_rsa {
+        return vec![None];
+    }
+    match best {
+        Some(HashAlg::Sha512) => vec![Some(HashAlg::Sha512), Some(HashAlg::Sha256)],
+        Some(HashAlg::Sha256) => vec![Some(HashAlg::Sha256), Some(HashAlg::Sha512)],
+        other => vec![other],
+    }
 }
 
 fn method_name(m: &MethodKind) -> &'static str {
