@@ -336,3 +336,11 @@ pub fn atyp_v6(ip: std::net::Ipv6Addr) -> Vec<u8> {
     v.extend_from_slice(&ip.octets());
     v
 }
+
+/// Runs a blocking testkit call (kill, restart, stop, wait_for_log …) from async code without
+/// starving the runtime: `block_in_place` hands this worker's queued tasks (including the one
+/// just spawned into its LIFO slot, which other workers cannot steal) to another thread.
+/// Needs the multi-thread runtime.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
