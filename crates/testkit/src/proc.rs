@@ -60,31 +60,41 @@ pub(crate) fn signal_tree(root: u32, sig: Signal) {
     }
 }
 
-/// Whether `pid` exists and is not a zombie.
-pub(crate) fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => parse_stat(&stat).is_some_and(|(state, _)| state != 'Z'),
-        Err(_) => false,
-    }
+/// The state letter of `pid` (`R`, `S`, `T`, `Z`, …), `None` if it does not exist.
+pub(crate) fn state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat).map(|(state, _)| state)
 }
 
-/// SIGSTOPs `root` and its whole tree, repeating until no new descendant appears (so nothing
-/// forks away unseen). Returns the descendants (not including `root`).
+/// Whether `pid` exists and is not a zombie.
+pub(crate) fn alive(pid: u32) -> bool {
+    matches!(state(pid), Some(s) if s != 'Z' && s != 'X')
+}
+
+/// SIGSTOPs `root` and its whole tree, re-listing until no new descendant appears (so nothing
+/// forks away unseen), and waits (bounded) until each one has actually stopped: signal delivery
+/// is asynchronous, and a process still running could fork after the listing. Returns the
+/// descendants (not including `root`).
 pub(crate) fn freeze_tree(root: u32) -> Vec<u32> {
     signal(root, Signal::SIGSTOP);
     let mut seen: Vec<u32> = Vec::new();
-    for _ in 0..50 {
+    for _ in 0..100 {
         let fresh: Vec<u32> = descendants(root)
             .into_iter()
             .filter(|p| !seen.contains(p))
             .collect();
-        if fresh.is_empty() {
-            break;
-        }
         for &pid in &fresh {
             signal(pid, Signal::SIGSTOP);
         }
-        seen.extend(fresh);
+        seen.extend(&fresh);
+        let settled = poll_until(Duration::from_secs(2), || {
+            std::iter::once(&root)
+                .chain(&seen)
+                .all(|&p| matches!(state(p), None | Some('T' | 't' | 'Z' | 'X')))
+        });
+        if fresh.is_empty() && settled {
+            break;
+        }
     }
     seen
 }

@@ -226,11 +226,31 @@ impl Sshd {
     }
 
     /// SIGSTOPs the listener and all its children: a black hole. TCP connections stay open and
-    /// new ones still complete the kernel handshake, but nothing answers.
+    /// new ones still complete the kernel handshake, but nothing answers. Returns once every
+    /// process of the tree has actually stopped.
+    ///
+    /// sshd does not survive being stopped in the middle of its post-authentication hand-over
+    /// (the connection dies after [`cont`](Sshd::cont)), and a client sees itself authenticated
+    /// before that hand-over is done. So with a `DEBUG*` log level, `stop` first waits (up to
+    /// 5 s) until every `Accepted … for …` connection has logged `Entering interactive session`.
+    /// Connections still mid-handshake when `stop` is called may fail after `cont`.
     pub fn stop(&self) {
-        if self.child.is_some() {
-            proc::freeze_tree(self.pid);
+        if self.child.is_none() {
+            return;
         }
+        if self.log_level.to_ascii_uppercase().starts_with("DEBUG") {
+            poll_until(Duration::from_secs(5), || {
+                let log = self.log();
+                let accepted = log
+                    .lines()
+                    .filter(|l| {
+                        l.starts_with("Accepted ") && l.contains(" for ") && l.contains(" ssh2")
+                    })
+                    .count();
+                accepted <= log.matches("Entering interactive session for SSH2").count()
+            });
+        }
+        proc::freeze_tree(self.pid);
     }
 
     /// SIGCONTs what [`stop`](Sshd::stop) stopped.
