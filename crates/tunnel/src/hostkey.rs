@@ -75,10 +75,7 @@ impl Verifier {
                     port: self.port,
                     key_type: key_type.to_string(),
                     fingerprint,
-                    public_key: format!(
-                        "{key_type} {}",
-                        base64_encode(blob)
-                    ),
+                    public_key: format!("{key_type} {}", base64_encode(blob)),
                 }),
             },
         }

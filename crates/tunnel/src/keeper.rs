@@ -263,7 +263,9 @@ impl Run {
                     ));
                 }
                 Forward::Dynamic { .. } => {
-                    tracker.spawn(forward::socks::serve(listener, slot, counters, wait, cancel));
+                    tracker.spawn(forward::socks::serve(
+                        listener, slot, counters, wait, cancel,
+                    ));
                 }
                 Forward::Remote { .. } => {}
             }
@@ -325,7 +327,11 @@ impl Run {
                 return;
             }
             let delay = proto::backoff::delay(attempt);
-            tracing::info!(retry = attempt, "reconnecting in {}s: {error}", delay.as_secs());
+            tracing::info!(
+                retry = attempt,
+                "reconnecting in {}s: {error}",
+                delay.as_secs()
+            );
             self.update(|s| {
                 s.status = Status::Reconnecting;
                 s.retry_count = attempt;

@@ -41,7 +41,9 @@ pub struct Lease {
 
 impl std::fmt::Debug for Lease {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Lease").field("transport", &self.transport).finish()
+        f.debug_struct("Lease")
+            .field("transport", &self.transport)
+            .finish()
     }
 }
 

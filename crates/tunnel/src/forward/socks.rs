@@ -130,9 +130,7 @@ async fn handle(
 }
 
 /// Reads and answers the handshake; returns the request and any payload sent after it.
-async fn negotiate(
-    stream: &mut TcpStream,
-) -> Result<(socks::ConnectRequest, Vec<u8>), String> {
+async fn negotiate(stream: &mut TcpStream) -> Result<(socks::ConnectRequest, Vec<u8>), String> {
     let mut negotiation = Negotiation::new();
     let mut buf: Vec<u8> = Vec::with_capacity(512);
     let mut chunk = [0u8; 1024];
