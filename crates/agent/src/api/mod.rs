@@ -114,6 +114,12 @@ impl AppState {
         &self.inner.api_token
     }
 
+    /// A fresh one-time login link for the UI of an agent listening on `addr` (what `serve`
+    /// prints at start-up).
+    pub fn login_url(&self, addr: std::net::SocketAddr) -> String {
+        format!("http://{addr}/login?code={}", self.inner.login.issue_code())
+    }
+
     /// Runs a store call on the blocking pool.
     pub async fn db<T: Send + 'static>(
         &self,
@@ -220,7 +226,14 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(security_headers))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            // The span names the path only: a query string may carry a login code.
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
         .with_state(state)
 }
 
