@@ -176,7 +176,14 @@ export function mount(root, params) {
             notify(s ? `Saved “${saved.name}”` : `Created “${saved.name}”`);
             location.hash = '#/sessions';
           } catch (e) {
-            placeError(form, e.message, ERROR_FIELDS);
+            // "forwards[1].bind_address …" names the row it concerns.
+            const m = /^forwards\[(\d+)\]/.exec(e.message);
+            if (m && rows[Number(m[1])]) {
+              rows[Number(m[1])].showError(e.message);
+              rows[Number(m[1])].querySelector('input, select').focus();
+            } else {
+              placeError(form, e.message, ERROR_FIELDS);
+            }
           }
         });
       },
