@@ -131,3 +131,49 @@ async fn concurrent_leases_share_one_connection_attempt() {
         sshd.log()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_reconnect_serves_every_keeper_of_a_dead_pooled_transport() {
+    let mut sshd = Sshd::start();
+    let (echo, _t) = testkit::echo_server().await;
+    let (route, _trust) = route(&[&sshd]);
+    let pool = tunnel::Pool::new(opts());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let mut handles = Vec::new();
+    let mut locals = Vec::new();
+    for _ in 0..3 {
+        let (fwd, local) = local_forward(echo);
+        let h = tunnel::Keeper {
+            route: route.clone(),
+            forwards: vec![fwd],
+            policy: tunnel::RetryPolicy::default(),
+        }
+        .spawn(pool.clone(), &cancel);
+        wait_status(&h, Duration::from_secs(20), |s| {
+            s.status == tunnel::Status::Connected
+        })
+        .await;
+        handles.push(h);
+        locals.push(local);
+    }
+    assert_eq!(sshd.count_in_log("Accepted publickey"), 1);
+    blocking(|| sshd.restart()); // kills the shared connection, then comes back
+    for h in &handles {
+        wait_status(h, Duration::from_secs(30), |s| {
+            s.status == tunnel::Status::Connected
+        })
+        .await;
+    }
+    for l in &locals {
+        echo_small(*l, b"after the reconnect").await;
+    }
+    assert_eq!(
+        sshd.count_in_log("Accepted publickey"),
+        2,
+        "one reconnect for all three keepers:\n{}",
+        sshd.log()
+    );
+    for h in handles {
+        h.stop().await;
+    }
+}
