@@ -247,3 +247,45 @@ async fn non_loopback_bind_fails_with_the_reference_text() {
     );
     assert_eq!(sshd.count_in_log("Accepted publickey"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeper_with_a_remote_forward_survives_a_black_hole() {
+    // -R on a fixed server port: after the probe gives up on the stopped sshd and it is
+    // continued, the new connection asks for the same port while the old per-connection sshd
+    // may still hold it; the request is retried and the forward comes back on that port.
+    let sshd = Sshd::start();
+    let (echo, _t) = testkit::echo_server().await;
+    let (route, _trust) = route(&[&sshd]);
+    let listen_port = testkit::free_port();
+    let fwd = Forward::Remote {
+        listen_host: "127.0.0.1".into(),
+        listen_port,
+        target_host: "127.0.0.1".into(),
+        target_port: echo.port(),
+    };
+    let o = SshOptions {
+        probe_interval: Duration::from_secs(1),
+        probe_timeout: Duration::from_secs(1),
+        ..opts()
+    };
+    let run = start_with(route, vec![fwd], echo, o, RetryPolicy::default()).await;
+    assert_eq!(run.handle.state().allocated_ports, vec![Some(listen_port)]);
+    let server_side = std::net::SocketAddr::from(([127, 0, 0, 1], listen_port));
+    echo_small(server_side, b"before the black hole").await;
+
+    blocking(|| sshd.stop());
+    let s = wait_status(&run.handle, Duration::from_secs(6), |s| {
+        s.status == Status::Reconnecting
+    })
+    .await;
+    println!("black hole: {:?}", s.last_error);
+    blocking(|| sshd.cont());
+    let s = wait_status(&run.handle, Duration::from_secs(40), |s| {
+        s.status == Status::Connected
+    })
+    .await;
+    assert_eq!(s.allocated_ports, vec![Some(listen_port)]);
+    assert_eq!(s.retry_count, 0);
+    echo_small(server_side, b"after the black hole").await;
+    run.handle.stop().await;
+}
