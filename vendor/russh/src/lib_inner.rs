@@ -151,6 +151,22 @@ pub enum Error {
     #[error("Failed to open channel ({0:?})")]
     ChannelOpenFailure(ChannelOpenFailure),
 
+    /// The peer refused to open a channel and said why.
+    ///
+    /// `description` is the text of SSH_MSG_CHANNEL_OPEN_FAILURE (OpenSSH
+    /// sends e.g. "Connection refused", "No route to host" or "Name or
+    /// service not known" with [`ChannelOpenFailure::ConnectFailed`] when a
+    /// `direct-tcpip` target cannot be reached). Returned by the client's
+    /// `Handle::channel_open_*` and the server's `Handle::channel_open_*`
+    /// methods; [`Error::ChannelOpenFailure`] is still returned if no
+    /// description was received. Use [`Error::channel_open_failure`] to
+    /// match both.
+    #[error("Failed to open channel ({reason:?}): {description}")]
+    ChannelOpenFailureDescribed {
+        reason: ChannelOpenFailure,
+        description: String,
+    },
+
     /// Disconnected
     #[error("Disconnected")]
     Disconnect,
@@ -401,6 +417,27 @@ impl Sig {
             "TERM" => Sig::TERM,
             "USR1" => Sig::USR1,
             x => Sig::Custom(x.to_string()),
+        }
+    }
+}
+
+impl Error {
+    /// The reason code if this is a channel open failure
+    /// ([`Error::ChannelOpenFailure`] or [`Error::ChannelOpenFailureDescribed`]).
+    pub fn channel_open_failure(&self) -> Option<&ChannelOpenFailure> {
+        match self {
+            Error::ChannelOpenFailure(reason)
+            | Error::ChannelOpenFailureDescribed { reason, .. } => Some(reason),
+            _ => None,
+        }
+    }
+
+    /// The peer's description text if this is a channel open failure that
+    /// came with one ([`Error::ChannelOpenFailureDescribed`]).
+    pub fn channel_open_failure_description(&self) -> Option<&str> {
+        match self {
+            Error::ChannelOpenFailureDescribed { description, .. } => Some(description),
+            _ => None,
         }
     }
 }

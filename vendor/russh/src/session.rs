@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use byteorder::{BigEndian, ByteOrder};
 use bytes::Bytes;
-use log::{debug, trace};
+use log::{debug, trace, warn};
 use ssh_encoding::Encode;
 use tokio::sync::oneshot;
 
@@ -302,37 +302,64 @@ impl Encrypted {
         }
     }
 
-    pub fn adjust_window_size(
-        &mut self,
-        channel: ChannelId,
-        data: &[u8],
-        target: u32,
-    ) -> Result<bool, crate::Error> {
-        if let Some(channel) = self.channels.get_mut(&channel) {
-            trace!(
-                "adjust_window_size, channel = {}, size = {},",
-                channel.sender_channel, target
-            );
-            // Ignore extra data.
-            // https://tools.ietf.org/html/rfc4254#section-5.2
-            if data.len() as u32 <= channel.sender_window_size {
-                channel.sender_window_size -= data.len() as u32;
+    /// Account for `len` bytes of CHANNEL_DATA/CHANNEL_EXTENDED_DATA received
+    /// on `channel`, against the window we advertised (RFC 4254 §5.2).
+    ///
+    /// Returns `false` if the peer overran the window: such data must be
+    /// dropped ("Both parties MAY ignore all extra data sent after the
+    /// allowed window is empty"), which is what keeps the memory held for a
+    /// channel bounded by its window.
+    pub fn data_received(&mut self, channel: ChannelId, len: usize) -> bool {
+        let Some(channel) = self.channels.get_mut(&channel) else {
+            return true;
+        };
+        match u32::try_from(len) {
+            Ok(len) if len <= channel.sender_window_size => {
+                channel.sender_window_size -= len;
+                true
             }
-            if channel.sender_window_size < target / 2 {
-                debug!(
-                    "sender_window_size {:?}, target {:?}",
-                    channel.sender_window_size, target
+            _ => {
+                warn!(
+                    "channel {}: peer sent {} bytes with only {} bytes of window left, dropping them",
+                    channel.sender_channel, len, channel.sender_window_size
                 );
-                push_packet!(self.write, {
-                    self.write.push(msg::CHANNEL_WINDOW_ADJUST);
-                    channel.recipient_channel.encode(&mut self.write)?;
-                    (target - channel.sender_window_size).encode(&mut self.write)?;
-                });
-                channel.sender_window_size = target;
-                return Ok(true);
+                false
             }
         }
-        Ok(false)
+    }
+
+    /// Give window back to the peer for data that has been consumed.
+    ///
+    /// `unconsumed` is the number of received bytes still waiting for the
+    /// application. The peer's window is topped up to `target` minus
+    /// `unconsumed`, in one SSH_MSG_CHANNEL_WINDOW_ADJUST, once at least half
+    /// of `target` can be granted (so adjustments are batched). Returns
+    /// `true` if an adjustment was queued.
+    pub fn grant_window(
+        &mut self,
+        channel: ChannelId,
+        unconsumed: u32,
+        target: u32,
+    ) -> Result<bool, crate::Error> {
+        let Some(channel) = self.channels.get_mut(&channel) else {
+            return Ok(false);
+        };
+        let in_use = channel.sender_window_size.saturating_add(unconsumed);
+        let grant = target.saturating_sub(in_use);
+        if grant == 0 || grant < target / 2 {
+            return Ok(false);
+        }
+        trace!(
+            "channel {}: window {} + unconsumed {}, granting {} (target {})",
+            channel.sender_channel, channel.sender_window_size, unconsumed, grant, target
+        );
+        push_packet!(self.write, {
+            self.write.push(msg::CHANNEL_WINDOW_ADJUST);
+            channel.recipient_channel.encode(&mut self.write)?;
+            grant.encode(&mut self.write)?;
+        });
+        channel.sender_window_size += grant;
+        Ok(true)
     }
 
     fn flush_channel(

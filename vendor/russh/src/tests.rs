@@ -1798,3 +1798,228 @@ mod rekey_under_load {
         assert!(echoed == payload, "echoed data differs from what was sent");
     }
 }
+
+/// Per-channel flow control (see `PATCHES.md`): a channel whose reader stops
+/// reading stalls only itself (its window closes), never the other channels,
+/// keepalives or global requests of the connection.
+mod flow_control {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    use ssh_key::PrivateKey;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    const WINDOW: u32 = 2 * 1024 * 1024;
+    const STALL_BYTES: usize = 8 * 1024 * 1024;
+    const FAST_BYTES: usize = 32 * 1024 * 1024;
+
+    fn pattern(offset: usize, len: usize) -> Vec<u8> {
+        (offset..offset + len).map(|i| (i % 251) as u8).collect()
+    }
+
+    #[derive(Clone)]
+    struct Server {
+        stall_written: Arc<AtomicU64>,
+    }
+
+    impl server::Handler for Server {
+        type Error = crate::Error;
+
+        async fn auth_password(&mut self, _: &str, _: &str) -> Result<server::Auth, Self::Error> {
+            Ok(server::Auth::Accept)
+        }
+
+        async fn channel_open_direct_tcpip(
+            &mut self,
+            channel: Channel<server::Msg>,
+            host_to_connect: &str,
+            _: u32,
+            _: &str,
+            _: u32,
+            reply: server::ChannelOpenHandle,
+            _: &mut server::Session,
+        ) -> Result<(), Self::Error> {
+            let (total, progress) = match host_to_connect {
+                "stall" => (STALL_BYTES, Some(self.stall_written.clone())),
+                "fast" => (FAST_BYTES, None),
+                _ => {
+                    reply.reject(ChannelOpenFailure::ConnectFailed).await;
+                    return Ok(());
+                }
+            };
+            reply.accept().await;
+            tokio::spawn(async move {
+                let mut writer = channel.make_writer();
+                let mut offset = 0;
+                while offset < total {
+                    let n = (total - offset).min(64 * 1024);
+                    if writer.write_all(&pattern(offset, n)).await.is_err() {
+                        return;
+                    }
+                    offset += n;
+                    if let Some(progress) = &progress {
+                        progress.store(offset as u64, Ordering::SeqCst);
+                    }
+                }
+                let _ = writer.flush().await;
+                let _ = channel.eof().await;
+            });
+            Ok(())
+        }
+    }
+
+    struct Client;
+
+    impl client::Handler for Client {
+        type Error = crate::Error;
+
+        async fn check_server_key(
+            &mut self,
+            _: &crate::cert::PublicKeyOrCertificate,
+        ) -> Result<bool, Self::Error> {
+            Ok(true)
+        }
+    }
+
+    async fn connect() -> (client::Handle<Client>, Arc<AtomicU64>) {
+        let mut config = server::Config::default();
+        config.auth_rejection_time = Duration::from_millis(1);
+        config
+            .keys
+            .push(PrivateKey::random(&mut rand::rng(), ssh_key::Algorithm::Ed25519).unwrap());
+        let config = Arc::new(config);
+        let stall_written = Arc::new(AtomicU64::new(0));
+        let handler = Server {
+            stall_written: stall_written.clone(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.unwrap();
+            let running = server::run_stream(config, socket, handler).await.unwrap();
+            let _ = running.await;
+        });
+
+        let config = client::Config {
+            window_size: WINDOW,
+            ..Default::default()
+        };
+        let mut session = client::connect(Arc::new(config), addr, Client)
+            .await
+            .unwrap();
+        assert!(
+            session
+                .authenticate_password("user", "password")
+                .await
+                .unwrap()
+                .success()
+        );
+        (session, stall_written)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stalled_reader_does_not_block_other_channels() {
+        tokio::time::timeout(Duration::from_secs(120), async {
+            let (session, stall_written) = connect().await;
+
+            // A channel that is not read from (for now)...
+            let mut stalled = session
+                .channel_open_direct_tcpip("stall", 1, "127.0.0.1", 1)
+                .await
+                .unwrap();
+            let started = Instant::now();
+            while stall_written.load(Ordering::SeqCst) < u64::from(WINDOW) / 2 {
+                assert!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "stall writer never started"
+                );
+                tokio::task::yield_now().await;
+            }
+
+            // ...must not hold up a full-speed channel on the same transport.
+            let fast = session
+                .channel_open_direct_tcpip("fast", 1, "127.0.0.1", 1)
+                .await
+                .unwrap();
+            let mut stream = fast.into_stream();
+            let mut buf = vec![0; 64 * 1024];
+            let mut received = 0;
+            loop {
+                let n = stream.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                assert!(
+                    buf[..n] == pattern(received, n)[..],
+                    "corrupted at {received}"
+                );
+                received += n;
+            }
+            assert_eq!(received, FAST_BYTES);
+
+            // Nor global requests.
+            tokio::time::timeout(Duration::from_secs(10), session.send_ping())
+                .await
+                .expect("ping held up by a stalled channel")
+                .unwrap();
+
+            // Window is granted for consumed data only: the stalled channel
+            // was sent one window's worth, no more.
+            let written = stall_written.load(Ordering::SeqCst);
+            assert!(
+                written <= u64::from(WINDOW) + 64 * 1024,
+                "window granted for unread data: {written} bytes sent"
+            );
+
+            // Reading the stalled channel re-opens its window; nothing lost.
+            let mut received = 0;
+            loop {
+                match stalled.wait().await {
+                    Some(ChannelMsg::Data { data }) => {
+                        assert!(data[..] == pattern(received, data.len())[..]);
+                        received += data.len();
+                    }
+                    Some(ChannelMsg::Eof) | Some(ChannelMsg::Close) | None => break,
+                    Some(_) => {}
+                }
+            }
+            assert_eq!(received, STALL_BYTES);
+        })
+        .await
+        .expect("timed out: head-of-line blocking between channels");
+    }
+
+    #[tokio::test]
+    async fn channel_open_failure_keeps_description() {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            let (session, _) = connect().await;
+            let err = session
+                .channel_open_direct_tcpip("refuse", 1, "127.0.0.1", 1)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    Error::ChannelOpenFailureDescribed {
+                        reason: ChannelOpenFailure::ConnectFailed,
+                        description,
+                    } if description == "Connect failed"
+                ),
+                "{err:?}"
+            );
+            assert_eq!(
+                err.channel_open_failure(),
+                Some(&ChannelOpenFailure::ConnectFailed)
+            );
+            assert_eq!(
+                err.channel_open_failure_description(),
+                Some("Connect failed")
+            );
+        })
+        .await
+        .unwrap();
+    }
+}

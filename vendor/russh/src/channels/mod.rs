@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc::{Receiver, Sender};
+use tokio::sync::mpsc::{Sender, UnboundedReceiver};
 use tokio::sync::{Mutex, Notify};
 
 use crate::{ChannelId, ChannelOpenFailure, Error, Pty, Sig};
@@ -10,6 +10,7 @@ use crate::{ChannelId, ChannelOpenFailure, Error, Pty, Sig};
 pub mod io;
 
 mod channel_ref;
+pub(crate) mod flow;
 pub use channel_ref::ChannelRef;
 
 mod channel_stream;
@@ -142,9 +143,24 @@ impl WindowSizeRef {
 
 /// A handle to the reading part of a session channel.
 ///
-/// Allows you to read from a channel without borrowing the session
+/// Allows you to read from a channel without borrowing the session.
+///
+/// Flow control: the peer gets more window only for data that has been
+/// consumed through this handle ([`ChannelReadHalf::wait`] returning
+/// [`ChannelMsg::Data`]/[`ChannelMsg::ExtendedData`], or bytes read through
+/// [`ChannelReadHalf::make_reader`] and friends). A channel that is not read
+/// from therefore stops after one window's worth of data, without holding up
+/// the other channels of the connection. Dropping the read half releases the
+/// window: data arriving afterwards is discarded and granted back at once.
 pub struct ChannelReadHalf {
-    pub(crate) receiver: Receiver<ChannelMsg>,
+    pub(crate) receiver: UnboundedReceiver<ChannelMsg>,
+    pub(crate) flow: Arc<flow::ChannelFlow>,
+}
+
+impl Drop for ChannelReadHalf {
+    fn drop(&mut self) {
+        self.flow.detach();
+    }
 }
 
 impl std::fmt::Debug for ChannelReadHalf {
@@ -155,8 +171,29 @@ impl std::fmt::Debug for ChannelReadHalf {
 
 impl ChannelReadHalf {
     /// Awaits an incoming [`ChannelMsg`], this method returns [`None`] if the channel has been closed.
+    ///
+    /// A returned [`ChannelMsg::Data`] or [`ChannelMsg::ExtendedData`] counts
+    /// as consumed: its length is credited back to the peer's window.
     pub async fn wait(&mut self) -> Option<ChannelMsg> {
-        self.receiver.recv().await
+        let msg = self.receiver.recv().await?;
+        self.received(&msg);
+        match &msg {
+            ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => {
+                self.consumed(data.len())
+            }
+            _ => {}
+        }
+        Some(msg)
+    }
+
+    /// Book-keeping for a message taken off the queue.
+    pub(crate) fn received(&self, msg: &ChannelMsg) {
+        self.flow.received(msg)
+    }
+
+    /// Report `len` data bytes as handed to the application.
+    pub(crate) fn consumed(&self, len: usize) {
+        self.flow.consumed(len)
     }
 
     /// Make a reader for the [`Channel`] to receive [`ChannelMsg::Data`]
@@ -466,16 +503,18 @@ impl<S: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static> Channel<S> {
         sender: Sender<S>,
         max_packet_size: u32,
         window_size: u32,
-        channel_buffer_size: usize,
     ) -> (Self, ChannelRef) {
-        let (tx, rx) = tokio::sync::mpsc::channel(channel_buffer_size);
-        let window_size = WindowSizeRef::new(window_size);
-        let read_half = ChannelReadHalf { receiver: rx };
+        // Unbounded on purpose: the session task must never wait for one
+        // channel. Queued data is bounded by the window (see `flow`).
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut channel_ref = ChannelRef::new(tx);
+        channel_ref.window_size = WindowSizeRef::new(window_size);
+        let read_half = channel_ref.read_half(rx);
         let write_half = ChannelWriteHalf {
             id,
             sender,
             max_packet_size,
-            window_size: window_size.clone(),
+            window_size: channel_ref.window_size.clone(),
         };
 
         (
@@ -483,10 +522,7 @@ impl<S: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static> Channel<S> {
                 write_half,
                 read_half,
             },
-            ChannelRef {
-                sender: tx,
-                window_size,
-            },
+            channel_ref,
         )
     }
 
@@ -831,7 +867,7 @@ mod tests {
     async fn channel_data_bytes_forwards_to_write_half() {
         let (sender, mut receiver) = mpsc::channel(8);
         let (channel, _reference) =
-            Channel::<(ChannelId, ChannelMsg)>::new(ChannelId(9), sender, 1024, 1024, 8);
+            Channel::<(ChannelId, ChannelMsg)>::new(ChannelId(9), sender, 1024, 1024);
 
         channel.data_bytes(Bytes::from_static(b"channel")).await.unwrap();
 

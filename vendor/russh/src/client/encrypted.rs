@@ -507,7 +507,6 @@ impl Session {
                             max_packet_size: msg.maximum_packet_size,
                             window_size: msg.initial_window_size,
                         })
-                        .await
                         .unwrap_or(());
                 } else {
                     error!("no channel for id {local_id:?}");
@@ -538,7 +537,7 @@ impl Session {
                 // consumers waiting on `Channel::wait()` receive an explicit
                 // `ChannelMsg::Close` instead of just seeing `None`.
                 if let Some(chan) = self.channels.get(&channel_num) {
-                    let _ = chan.send(ChannelMsg::Close).await;
+                    let _ = chan.send(ChannelMsg::Close);
                 }
                 self.channels.remove(&channel_num);
                 client.channel_close(channel_num, self).await
@@ -551,7 +550,7 @@ impl Session {
                     return Ok(());
                 }
                 if let Some(chan) = self.channels.get(&channel_num) {
-                    let _ = chan.send(ChannelMsg::Eof).await;
+                    let _ = chan.send(ChannelMsg::Eof);
                 }
                 client.channel_eof(channel_num, self).await
             }
@@ -576,9 +575,10 @@ impl Session {
                 }
 
                 if let Some(sender) = self.channels.remove(&channel_num) {
-                    let _ = sender
-                        .send(ChannelMsg::OpenFailure(reason_code.clone()))
-                        .await;
+                    if !descr.is_empty() {
+                        sender.set_open_failure_description(descr.clone());
+                    }
+                    let _ = sender.send(ChannelMsg::OpenFailure(reason_code.clone()));
                 }
 
                 let _ = self.sender.send(Reply::ChannelOpenFailure);
@@ -595,21 +595,18 @@ impl Session {
                 if !self.common.is_established_channel(channel_num) {
                     return Ok(());
                 }
-                let target = self.common.config.window_size;
-                #[allow(clippy::collapsible_if)]
-                if let Some(ref mut enc) = self.common.encrypted {
-                    if enc.adjust_window_size(channel_num, &data, target)? {
-                        let next_window =
-                            client.adjust_window(channel_num, self.target_window_size);
-                        if next_window > 0 {
-                            self.target_window_size = next_window
-                        }
-                    }
+                if let Some(ref mut enc) = self.common.encrypted
+                    && !enc.data_received(channel_num, data.len())
+                {
+                    return Ok(());
                 }
-
+                // Never wait on the channel's queue: a reader that stalls
+                // must only stall its own channel. The window is granted
+                // back as the data is consumed (see `channels::flow`).
                 if let Some(chan) = self.channels.get(&channel_num) {
-                    let _ = chan.send(ChannelMsg::Data { data: data.clone() }).await;
+                    chan.send_data(ChannelMsg::Data { data: data.clone() });
                 }
+                self.grant_window(client, channel_num)?;
 
                 client.data(channel_num, &data, self).await
             }
@@ -622,26 +619,18 @@ impl Session {
                 if !self.common.is_established_channel(channel_num) {
                     return Ok(());
                 }
-                let target = self.common.config.window_size;
-                #[allow(clippy::collapsible_if)]
-                if let Some(ref mut enc) = self.common.encrypted {
-                    if enc.adjust_window_size(channel_num, &data, target)? {
-                        let next_window =
-                            client.adjust_window(channel_num, self.target_window_size);
-                        if next_window > 0 {
-                            self.target_window_size = next_window
-                        }
-                    }
+                if let Some(ref mut enc) = self.common.encrypted
+                    && !enc.data_received(channel_num, data.len())
+                {
+                    return Ok(());
                 }
-
                 if let Some(chan) = self.channels.get(&channel_num) {
-                    let _ = chan
-                        .send(ChannelMsg::ExtendedData {
-                            ext: extended_code,
-                            data: data.clone(),
-                        })
-                        .await;
+                    chan.send_data(ChannelMsg::ExtendedData {
+                        ext: extended_code,
+                        data: data.clone(),
+                    });
                 }
+                self.grant_window(client, channel_num)?;
 
                 client
                     .extended_data(channel_num, extended_code, &data, self)
@@ -660,7 +649,7 @@ impl Session {
                         let client_can_do = map_err!(u8::decode(&mut r))? != 0;
                         map_err!(ensure_end(&r))?;
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan.send(ChannelMsg::XonXoff { client_can_do }).await;
+                            let _ = chan.send(ChannelMsg::XonXoff { client_can_do });
                         }
                         client.xon_xoff(channel_num, client_can_do, self).await
                     }
@@ -669,7 +658,7 @@ impl Session {
                         let exit_status = map_err!(u32::decode(&mut r))?;
                         map_err!(ensure_end(&r))?;
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan.send(ChannelMsg::ExitStatus { exit_status }).await;
+                            let _ = chan.send(ChannelMsg::ExitStatus { exit_status });
                         }
                         client.exit_status(channel_num, exit_status, self).await
                     }
@@ -682,14 +671,12 @@ impl Session {
                         let lang_tag = map_err!(String::decode(&mut r))?;
                         map_err!(ensure_end(&r))?;
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan
-                                .send(ChannelMsg::ExitSignal {
-                                    signal_name: signal_name.clone(),
-                                    core_dumped,
-                                    error_message: error_message.to_string(),
-                                    lang_tag: lang_tag.to_string(),
-                                })
-                                .await;
+                            let _ = chan.send(ChannelMsg::ExitSignal {
+                                signal_name: signal_name.clone(),
+                                core_dumped,
+                                error_message: error_message.to_string(),
+                                lang_tag: lang_tag.to_string(),
+                            });
                         }
                         client
                             .exit_signal(
@@ -768,10 +755,9 @@ impl Session {
                 }
                 if let Some(chan) = self.channels.get(&channel_num) {
                     chan.window_size().grow(amount).await;
-                    // Use try_send to avoid blocking the session loop when channel buffer is full.
                     // WindowAdjusted is informational - the critical side effect (updating
                     // WindowSizeRef and notifying ChannelTx) already happens in grow().
-                    let _ = chan.try_send(ChannelMsg::WindowAdjusted { new_size });
+                    chan.send_window_adjusted(new_size);
                 }
                 client.window_adjusted(channel_num, new_size, self).await
             }
@@ -819,7 +805,7 @@ impl Session {
                     return Ok(());
                 }
                 if let Some(chan) = self.channels.get(&channel_num) {
-                    let _ = chan.send(ChannelMsg::Success).await;
+                    let _ = chan.send(ChannelMsg::Success);
                 }
                 client.channel_success(channel_num, self).await
             }
@@ -830,7 +816,7 @@ impl Session {
                     return Ok(());
                 }
                 if let Some(chan) = self.channels.get(&channel_num) {
-                    let _ = chan.send(ChannelMsg::Failure).await;
+                    let _ = chan.send(ChannelMsg::Failure);
                 }
                 client.channel_failure(channel_num, self).await
             }
@@ -862,7 +848,6 @@ impl Session {
                     self.inbound_channel_sender.clone(),
                     channel_params.recipient_maximum_packet_size,
                     channel_params.recipient_window_size,
-                    self.common.config.channel_buffer_size,
                 );
 
                 let pending = crate::PendingChannelOpen {

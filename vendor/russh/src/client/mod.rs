@@ -99,6 +99,10 @@ pub struct Session {
     priority_receiver: UnboundedReceiver<Msg>,
     inbound_channel_sender: Sender<Msg>,
     inbound_channel_receiver: Receiver<Msg>,
+    /// Channels whose application side consumed data (or went away) since
+    /// the session last looked; see `channels::flow`.
+    window_wake_sender: UnboundedSender<ChannelId>,
+    window_wake_receiver: UnboundedReceiver<ChannelId>,
     open_global_requests: VecDeque<GlobalRequestResponse>,
     server_sig_algs: Option<Vec<Algorithm>>,
     /// Number of EXT_INFO messages received (RFC 8308 allows at most two).
@@ -317,7 +321,6 @@ pub struct Handle<H: Handler> {
     sender: Sender<Msg>,
     receiver: UnboundedReceiver<Reply>,
     join: russh_util::runtime::JoinHandle<Result<(), H::Error>>,
-    channel_buffer_size: usize,
     agent_session_binding: Option<crate::keys::agent::AgentSessionBinding>,
 }
 
@@ -740,11 +743,11 @@ impl<H: Handler> Handle<H> {
     /// Wait for confirmation that a channel is open
     async fn wait_channel_confirmation(
         &self,
-        mut receiver: Receiver<ChannelMsg>,
+        mut read_half: ChannelReadHalf,
         window_size_ref: WindowSizeRef,
     ) -> Result<Channel<Msg>, crate::Error> {
         loop {
-            match receiver.recv().await {
+            match read_half.receiver.recv().await {
                 Some(ChannelMsg::Open {
                     id,
                     max_packet_size,
@@ -759,11 +762,19 @@ impl<H: Handler> Handle<H> {
                             max_packet_size,
                             window_size: window_size_ref,
                         },
-                        read_half: ChannelReadHalf { receiver },
+                        read_half,
                     });
                 }
                 Some(ChannelMsg::OpenFailure(reason)) => {
-                    return Err(crate::Error::ChannelOpenFailure(reason));
+                    return Err(
+                        match read_half.flow.take_open_failure_description() {
+                            Some(description) => crate::Error::ChannelOpenFailureDescribed {
+                                reason,
+                                description,
+                            },
+                            None => crate::Error::ChannelOpenFailure(reason),
+                        },
+                    );
                 }
                 None => {
                     debug!("channel confirmation sender was dropped");
@@ -842,15 +853,16 @@ impl<H: Handler> Handle<H> {
     /// usable when it's confirmed by the server, as indicated by the
     /// `confirmed` field of the corresponding `Channel`.
     pub async fn channel_open_session(&self) -> Result<Channel<Msg>, crate::Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenSession { channel_ref })
             .await
             .map_err(|_| crate::Error::SendError)?;
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -860,9 +872,10 @@ impl<H: Handler> Handle<H> {
         originator_address: A,
         originator_port: u32,
     ) -> Result<Channel<Msg>, crate::Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenX11 {
@@ -872,7 +885,7 @@ impl<H: Handler> Handle<H> {
             })
             .await
             .map_err(|_| crate::Error::SendError)?;
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -891,9 +904,10 @@ impl<H: Handler> Handle<H> {
         originator_address: B,
         originator_port: u32,
     ) -> Result<Channel<Msg>, crate::Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenDirectTcpIp {
@@ -905,7 +919,7 @@ impl<H: Handler> Handle<H> {
             })
             .await
             .map_err(|_| crate::Error::SendError)?;
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -913,9 +927,10 @@ impl<H: Handler> Handle<H> {
         &self,
         socket_path: S,
     ) -> Result<Channel<Msg>, crate::Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenDirectStreamLocal {
@@ -924,7 +939,7 @@ impl<H: Handler> Handle<H> {
             })
             .await
             .map_err(|_| crate::Error::SendError)?;
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -1234,7 +1249,6 @@ where
             config.maximum_packet_size
         );
     }
-    let channel_buffer_size = config.channel_buffer_size;
     let mut session = Session::new(
         config.window_size,
         CommonSession {
@@ -1275,7 +1289,6 @@ where
         sender: handle_sender,
         receiver: handle_receiver,
         join,
-        channel_buffer_size,
         agent_session_binding,
     })
 }
@@ -1319,7 +1332,10 @@ impl Session {
     ) -> Self {
         let (priority_sender, priority_receiver) = unbounded_channel();
         let (inbound_channel_sender, inbound_channel_receiver) = channel(10);
+        let (window_wake_sender, window_wake_receiver) = unbounded_channel();
         Self {
+            window_wake_sender,
+            window_wake_receiver,
             common,
             receiver,
             sender,
@@ -1359,6 +1375,7 @@ impl Session {
         self.receiver.close();
         self.priority_receiver.close();
         self.inbound_channel_receiver.close();
+        self.window_wake_receiver.close();
         map_err!(stream_write.shutdown().await)?;
         match result {
             Ok(v) => {
@@ -1521,6 +1538,14 @@ impl Session {
                     // eagerly take all outgoing messages so writes are batched
                     self.drain_priority_msgs()?;
                 }
+                // Not gated on pending outbound data: a peer waiting for
+                // window must get it even while we wait for theirs.
+                Some(id) = self.window_wake_receiver.recv(), if !self.kex.active() => {
+                    self.channel_woken(handler, id)?;
+                    while let Ok(id) = self.window_wake_receiver.try_recv() {
+                        self.channel_woken(handler, id)?;
+                    }
+                }
                 msg = self.inbound_channel_receiver.recv(), if can_receive_outbound => {
                     self.drain_priority_msgs()?;
                     match msg {
@@ -1644,7 +1669,7 @@ impl Session {
             }
             Msg::ChannelOpenSession { channel_ref } => {
                 let id = self.channel_open_session()?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::ChannelOpenX11 {
                 originator_address,
@@ -1652,7 +1677,7 @@ impl Session {
                 channel_ref,
             } => {
                 let id = self.channel_open_x11(&originator_address, originator_port)?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::ChannelOpenDirectTcpIp {
                 host_to_connect,
@@ -1667,14 +1692,14 @@ impl Session {
                     &originator_address,
                     originator_port,
                 )?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::ChannelOpenDirectStreamLocal {
                 socket_path,
                 channel_ref,
             } => {
                 let id = self.channel_open_direct_streamlocal(&socket_path)?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::TcpIpForward {
                 reply_channel,
@@ -1835,6 +1860,48 @@ impl Session {
         Ok(())
     }
 
+    /// Track a channel opened from this side under its local `id`.
+    fn register_channel(&mut self, id: ChannelId, channel_ref: ChannelRef) {
+        channel_ref.attach(id, self.window_wake_sender.clone());
+        self.channels.insert(id, channel_ref);
+    }
+
+    /// Send SSH_MSG_CHANNEL_WINDOW_ADJUST for `id` if enough of its data
+    /// has been consumed (see [`crate::session::Encrypted::grant_window`]).
+    /// [`Handler::adjust_window`] is consulted after each adjustment, and
+    /// its answer becomes the target window for the next ones.
+    fn grant_window<H: Handler>(
+        &mut self,
+        handler: &mut H,
+        id: ChannelId,
+    ) -> Result<(), crate::Error> {
+        let unconsumed = self.channels.get(&id).map_or(0, |c| c.unconsumed());
+        if let Some(ref mut enc) = self.common.encrypted
+            && enc.grant_window(id, unconsumed, self.target_window_size)?
+        {
+            let next = handler.adjust_window(id, self.target_window_size);
+            if next > 0 {
+                self.target_window_size = next;
+            }
+        }
+        Ok(())
+    }
+
+    /// The application side of `id` consumed data or went away.
+    fn channel_woken<H: Handler>(
+        &mut self,
+        handler: &mut H,
+        id: ChannelId,
+    ) -> Result<(), crate::Error> {
+        if let Some(chan) = self.channels.get(&id) {
+            // Clear the flag before reading the counter, so that a
+            // consumption racing with us wakes us again.
+            chan.woken();
+            self.grant_window(handler, id)?;
+        }
+        Ok(())
+    }
+
     fn finalize_server_channel_open_reply(
         &mut self,
         pending: crate::PendingChannelOpen,
@@ -1852,6 +1919,9 @@ impl Session {
                     });
                     enc.channels
                         .insert(pending.sender_channel, pending.channel_params);
+                    pending
+                        .channel_ref
+                        .attach(pending.sender_channel, self.window_wake_sender.clone());
                     self.channels
                         .insert(pending.sender_channel, pending.channel_ref);
                 }
@@ -2730,7 +2800,11 @@ pub struct Config {
     pub window_size: u32,
     /// The maximal size of a single packet.
     pub maximum_packet_size: u32,
-    /// Buffer size for each channel (a number of unprocessed messages to store before propagating backpressure to the TCP stream)
+    /// Unused since per-channel flow control (see `PATCHES.md`): incoming
+    /// channel messages are no longer held in a bounded queue that propagates
+    /// backpressure to the whole connection; each channel's queue is bounded
+    /// by its window (`window_size`), which is only re-opened as the
+    /// application consumes data. Kept for source compatibility.
     pub channel_buffer_size: usize,
     /// Lists of preferred algorithms.
     pub preferred: negotiation::Preferred,
@@ -3165,6 +3239,13 @@ pub trait Handler: Sized + Send {
 
     /// Called when this client adjusts the network window. Return the
     /// next target window and maximum packet size.
+    ///
+    /// Window is given back to the peer only for data the application has
+    /// consumed from the channel (through `Channel::wait` or its readers), in
+    /// one SSH_MSG_CHANNEL_WINDOW_ADJUST once at least half of the target
+    /// window can be granted; this is called after each such adjustment with
+    /// the current target, and a non-zero return value becomes the target
+    /// (for all channels of the session) from then on.
     #[allow(unused_variables)]
     fn adjust_window(&mut self, channel: ChannelId, window: u32) -> u32 {
         window

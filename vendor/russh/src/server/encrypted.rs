@@ -753,7 +753,7 @@ mod tests {
                 session.common.config.window_size,
                 session.common.config.maximum_packet_size,
             );
-        let (sender, _receiver) = tokio::sync::mpsc::channel(1);
+        let (sender, _receiver) = tokio::sync::mpsc::unbounded_channel();
         session
             .channels
             .insert(channel, crate::channels::ChannelRef::new(sender));
@@ -832,7 +832,6 @@ mod tests {
         let handle = Handle {
             priority_sender,
             sender,
-            channel_buffer_size: config.channel_buffer_size,
         };
 
         Session {
@@ -859,6 +858,7 @@ mod tests {
             pending_reads: Vec::new(),
             pending_len: 0,
             channels: std::collections::HashMap::new(),
+            window_wake: crate::channels::flow::WindowWake::new(),
             open_global_requests: std::collections::VecDeque::new(),
             kex: SessionKexState::Idle,
         }
@@ -1455,7 +1455,7 @@ impl Session {
                 // consumers waiting on `Channel::wait()` receive an explicit
                 // `ChannelMsg::Close` instead of just seeing `None`.
                 if let Some(chan) = self.channels.get(&channel_num) {
-                    chan.send(ChannelMsg::Close).await.unwrap_or(())
+                    chan.send(ChannelMsg::Close).unwrap_or(())
                 }
                 self.channels.remove(&channel_num);
                 debug!("handler.channel_close {channel_num:?}");
@@ -1468,7 +1468,7 @@ impl Session {
                     return Ok(());
                 }
                 if let Some(chan) = self.channels.get(&channel_num) {
-                    chan.send(ChannelMsg::Eof).await.unwrap_or(())
+                    chan.send(ChannelMsg::Eof).unwrap_or(())
                 }
                 debug!("handler.channel_eof {channel_num:?}");
                 handler.channel_eof(channel_num, self).await
@@ -1487,34 +1487,28 @@ impl Session {
                 trace!("handler.data {ext:?} {channel_num:?}");
                 let data = map_err!(Bytes::decode(r))?;
                 map_err!(ensure_end(r))?;
-                let target = self.target_window_size;
-
-                #[allow(clippy::collapsible_if)]
-                if let Some(ref mut enc) = self.common.encrypted {
-                    if enc.adjust_window_size(channel_num, &data, target)? {
-                        let window = handler.adjust_window(channel_num, self.target_window_size);
-                        if window > 0 {
-                            self.target_window_size = window
-                        }
-                    }
+                if let Some(ref mut enc) = self.common.encrypted
+                    && !enc.data_received(channel_num, data.len())
+                {
+                    return Ok(());
                 }
-                self.flush()?;
-                if let Some(ext) = ext {
-                    if let Some(chan) = self.channels.get(&channel_num) {
-                        chan.send(ChannelMsg::ExtendedData {
+                // Never wait on the channel's queue: a reader that stalls
+                // must only stall its own channel. The window is granted
+                // back as the data is consumed (see `channels::flow`).
+                if let Some(chan) = self.channels.get(&channel_num) {
+                    chan.send_data(match ext {
+                        Some(ext) => ChannelMsg::ExtendedData {
                             ext,
                             data: data.clone(),
-                        })
-                        .await
-                        .unwrap_or(())
-                    }
+                        },
+                        None => ChannelMsg::Data { data: data.clone() },
+                    });
+                }
+                self.grant_window(handler, channel_num)?;
+                self.flush()?;
+                if let Some(ext) = ext {
                     handler.extended_data(channel_num, ext, &data, self).await
                 } else {
-                    if let Some(chan) = self.channels.get(&channel_num) {
-                        chan.send(ChannelMsg::Data { data: data.clone() })
-                            .await
-                            .unwrap_or(())
-                    }
                     handler.data(channel_num, &data, self).await
                 }
             }
@@ -1546,10 +1540,9 @@ impl Session {
                 }
                 if let Some(chan) = self.channels.get(&channel_num) {
                     chan.window_size().grow(amount).await;
-                    // Use try_send to avoid blocking the session loop when channel buffer is full.
                     // WindowAdjusted is informational - the critical side effect (updating
                     // WindowSizeRef and notifying ChannelTx) already happens in grow().
-                    let _ = chan.try_send(ChannelMsg::WindowAdjusted { new_size });
+                    chan.send_window_adjusted(new_size);
                 }
                 debug!("handler.window_adjusted {channel_num:?}");
                 handler.window_adjusted(channel_num, new_size, self).await
@@ -1579,7 +1572,6 @@ impl Session {
                             max_packet_size: msg.maximum_packet_size,
                             window_size: msg.initial_window_size,
                         })
-                        .await
                         .unwrap_or(());
                 } else {
                     error!("no channel for id {local_id:?}");
@@ -1664,17 +1656,15 @@ impl Session {
                             // not be passed on as if the client had sent it.
                             #[allow(clippy::indexing_slicing)] // `i <= modes.len()` checked above
                             let terminal_modes = modes[..i].to_vec();
-                            let _ = chan
-                                .send(ChannelMsg::RequestPty {
-                                    want_reply: true,
-                                    term: term.clone(),
-                                    col_width,
-                                    row_height,
-                                    pix_width,
-                                    pix_height,
-                                    terminal_modes,
-                                })
-                                .await;
+                            let _ = chan.send(ChannelMsg::RequestPty {
+                                want_reply: true,
+                                term: term.clone(),
+                                col_width,
+                                row_height,
+                                pix_width,
+                                pix_height,
+                                terminal_modes,
+                            });
                         }
 
                         debug!("handler.pty_request {channel_num:?}");
@@ -1700,15 +1690,13 @@ impl Session {
                         map_err!(ensure_end(r))?;
 
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan
-                                .send(ChannelMsg::RequestX11 {
-                                    want_reply: true,
-                                    single_connection,
-                                    x11_authentication_cookie: x11_auth_cookie.clone(),
-                                    x11_authentication_protocol: x11_auth_protocol.clone(),
-                                    x11_screen_number,
-                                })
-                                .await;
+                            let _ = chan.send(ChannelMsg::RequestX11 {
+                                want_reply: true,
+                                single_connection,
+                                x11_authentication_cookie: x11_auth_cookie.clone(),
+                                x11_authentication_protocol: x11_auth_protocol.clone(),
+                                x11_screen_number,
+                            });
                         }
                         debug!("handler.x11_request {channel_num:?}");
                         handler
@@ -1728,13 +1716,11 @@ impl Session {
                         map_err!(ensure_end(r))?;
 
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan
-                                .send(ChannelMsg::SetEnv {
-                                    want_reply: true,
-                                    variable_name: env_variable.clone(),
-                                    variable_value: env_value.clone(),
-                                })
-                                .await;
+                            let _ = chan.send(ChannelMsg::SetEnv {
+                                want_reply: true,
+                                variable_name: env_variable.clone(),
+                                variable_value: env_value.clone(),
+                            });
                         }
 
                         debug!("handler.env_request {channel_num:?}");
@@ -1745,9 +1731,7 @@ impl Session {
                     "shell" => {
                         map_err!(ensure_end(r))?;
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan
-                                .send(ChannelMsg::RequestShell { want_reply: true })
-                                .await;
+                            let _ = chan.send(ChannelMsg::RequestShell { want_reply: true });
                         }
                         debug!("handler.shell_request {channel_num:?}");
                         handler.shell_request(channel_num, self).await
@@ -1755,9 +1739,7 @@ impl Session {
                     "auth-agent-req@openssh.com" => {
                         map_err!(ensure_end(r))?;
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan
-                                .send(ChannelMsg::AgentForward { want_reply: true })
-                                .await;
+                            let _ = chan.send(ChannelMsg::AgentForward { want_reply: true });
                         }
                         debug!("handler.agent_request {channel_num:?}");
 
@@ -1773,12 +1755,10 @@ impl Session {
                         let req = map_err!(Bytes::decode(r))?;
                         map_err!(ensure_end(r))?;
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan
-                                .send(ChannelMsg::Exec {
-                                    want_reply: true,
-                                    command: req.to_vec(),
-                                })
-                                .await;
+                            let _ = chan.send(ChannelMsg::Exec {
+                                want_reply: true,
+                                command: req.to_vec(),
+                            });
                         }
                         debug!("handler.exec_request {channel_num:?}");
                         handler.exec_request(channel_num, &req, self).await
@@ -1788,12 +1768,10 @@ impl Session {
                         map_err!(ensure_end(r))?;
 
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan
-                                .send(ChannelMsg::RequestSubsystem {
-                                    want_reply: true,
-                                    name: name.clone(),
-                                })
-                                .await;
+                            let _ = chan.send(ChannelMsg::RequestSubsystem {
+                                want_reply: true,
+                                name: name.clone(),
+                            });
                         }
                         debug!("handler.subsystem_request {channel_num:?}");
                         handler.subsystem_request(channel_num, &name, self).await
@@ -1806,14 +1784,12 @@ impl Session {
                         map_err!(ensure_end(r))?;
 
                         if let Some(chan) = self.channels.get(&channel_num) {
-                            let _ = chan
-                                .send(ChannelMsg::WindowChange {
-                                    col_width,
-                                    row_height,
-                                    pix_width,
-                                    pix_height,
-                                })
-                                .await;
+                            let _ = chan.send(ChannelMsg::WindowChange {
+                                col_width,
+                                row_height,
+                                pix_width,
+                                pix_height,
+                            });
                         }
 
                         debug!("handler.window_change {channel_num:?}");
@@ -1835,7 +1811,6 @@ impl Session {
                             chan.send(ChannelMsg::Signal {
                                 signal: signal.clone(),
                             })
-                            .await
                             .unwrap_or(())
                         }
                         debug!("handler.signal {channel_num:?} {signal:?}");
@@ -1942,9 +1917,11 @@ impl Session {
                 }
 
                 if let Some(channel_sender) = self.channels.remove(&channel_num) {
+                    if !description.is_empty() {
+                        channel_sender.set_open_failure_description(description);
+                    }
                     channel_sender
                         .send(ChannelMsg::OpenFailure(reason))
-                        .await
                         .map_err(|_| crate::Error::SendError)?;
                 }
 
@@ -2058,7 +2035,6 @@ impl Session {
             self.sender.sender.clone(),
             channel_params.recipient_maximum_packet_size,
             channel_params.recipient_window_size,
-            self.common.config.channel_buffer_size,
         );
 
         let pending = PendingChannelOpen {

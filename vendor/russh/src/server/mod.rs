@@ -83,7 +83,11 @@ pub struct Config {
     pub window_size: u32,
     /// The maximal size of a single packet.
     pub maximum_packet_size: u32,
-    /// Buffer size for each channel (a number of unprocessed messages to store before propagating backpressure to the TCP stream)
+    /// Unused since per-channel flow control (see `PATCHES.md`): incoming
+    /// channel messages are no longer held in a bounded queue that propagates
+    /// backpressure to the whole connection; each channel's queue is bounded
+    /// by its window (`window_size`), which is only re-opened as the
+    /// application consumes data. Kept for source compatibility.
     pub channel_buffer_size: usize,
     /// Internal event buffer size
     pub event_buffer_size: usize,
@@ -538,6 +542,13 @@ pub trait Handler: Sized {
 
     /// Called when this server adjusts the network window. Return the
     /// next target window.
+    ///
+    /// Window is given back to the peer only for data the application has
+    /// consumed from the channel (through `Channel::wait` or its readers), in
+    /// one SSH_MSG_CHANNEL_WINDOW_ADJUST once at least half of the target
+    /// window can be granted; this is called after each such adjustment with
+    /// the current target, and a non-zero return value becomes the target
+    /// (for all channels of the session) from then on.
     #[allow(unused_variables)]
     fn adjust_window(&mut self, channel: ChannelId, current: u32) -> u32 {
         current
@@ -1111,7 +1122,6 @@ where
     let handle = server::session::Handle {
         priority_sender,
         sender,
-        channel_buffer_size: config.channel_buffer_size,
     };
 
     let common = read_ssh_id(config, &mut stream).await?;
@@ -1124,6 +1134,7 @@ where
         pending_reads: Vec::new(),
         pending_len: 0,
         channels: HashMap::new(),
+        window_wake: crate::channels::flow::WindowWake::new(),
         open_global_requests: VecDeque::new(),
         kex: SessionKexState::Idle,
     };

@@ -7,7 +7,7 @@ use channels::WindowSizeRef;
 use kex::ServerKex;
 use log::debug;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender, channel};
+use tokio::sync::mpsc::{Receiver, Sender, UnboundedReceiver, UnboundedSender};
 use tokio::sync::oneshot;
 
 use super::*;
@@ -27,6 +27,8 @@ pub struct Session {
     pub(crate) pending_reads: Vec<Vec<u8>>,
     pub(crate) pending_len: u32,
     pub(crate) channels: HashMap<ChannelId, ChannelRef>,
+    /// Consumption wake-ups from the application side of `channels`.
+    pub(crate) window_wake: crate::channels::flow::WindowWake,
     pub(crate) open_global_requests: VecDeque<GlobalRequestResponse>,
     pub(crate) kex: SessionKexState<ServerKex>,
 }
@@ -112,7 +114,6 @@ pub type ChannelOpenHandle = crate::ChannelOpenHandleInner<Msg>;
 pub struct Handle {
     pub(crate) priority_sender: UnboundedSender<Msg>,
     pub(crate) sender: Sender<Msg>,
-    pub(crate) channel_buffer_size: usize,
 }
 
 impl Handle {
@@ -246,16 +247,17 @@ impl Handle {
     /// confirmed that it allows agent forwarding. See
     /// [PROTOCOL.agent](https://datatracker.ietf.org/doc/html/draft-miller-ssh-agent).
     pub async fn channel_open_agent(&self) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenAgent { channel_ref })
             .await
             .map_err(|_| Error::SendError)?;
 
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -265,16 +267,17 @@ impl Handle {
     /// usable when it's confirmed by the server, as indicated by the
     /// `confirmed` field of the corresponding `Channel`.
     pub async fn channel_open_session(&self) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenSession { channel_ref })
             .await
             .map_err(|_| Error::SendError)?;
 
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -290,9 +293,10 @@ impl Handle {
         originator_address: B,
         originator_port: u32,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenDirectTcpIp {
@@ -304,7 +308,7 @@ impl Handle {
             })
             .await
             .map_err(|_| Error::SendError)?;
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -313,9 +317,10 @@ impl Handle {
         &self,
         socket_path: A,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenDirectStreamLocal {
@@ -324,7 +329,7 @@ impl Handle {
             })
             .await
             .map_err(|_| Error::SendError)?;
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -335,9 +340,10 @@ impl Handle {
         originator_address: B,
         originator_port: u32,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenForwardedTcpIp {
@@ -349,7 +355,7 @@ impl Handle {
             })
             .await
             .map_err(|_| Error::SendError)?;
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -357,9 +363,10 @@ impl Handle {
         &self,
         server_socket_path: A,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenForwardedStreamLocal {
@@ -368,7 +375,7 @@ impl Handle {
             })
             .await
             .map_err(|_| Error::SendError)?;
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
@@ -377,9 +384,10 @@ impl Handle {
         originator_address: A,
         originator_port: u32,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = channel(self.channel_buffer_size);
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         let channel_ref = ChannelRef::new(sender);
         let window_size_ref = channel_ref.window_size().clone();
+        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenX11 {
@@ -389,17 +397,17 @@ impl Handle {
             })
             .await
             .map_err(|_| Error::SendError)?;
-        self.wait_channel_confirmation(receiver, window_size_ref)
+        self.wait_channel_confirmation(read_half, window_size_ref)
             .await
     }
 
     async fn wait_channel_confirmation(
         &self,
-        mut receiver: Receiver<ChannelMsg>,
+        mut read_half: ChannelReadHalf,
         window_size_ref: WindowSizeRef,
     ) -> Result<Channel<Msg>, Error> {
         loop {
-            match receiver.recv().await {
+            match read_half.receiver.recv().await {
                 Some(ChannelMsg::Open {
                     id,
                     max_packet_size,
@@ -414,11 +422,17 @@ impl Handle {
                             max_packet_size,
                             window_size: window_size_ref,
                         },
-                        read_half: ChannelReadHalf { receiver },
+                        read_half,
                     });
                 }
                 Some(ChannelMsg::OpenFailure(reason)) => {
-                    return Err(Error::ChannelOpenFailure(reason));
+                    return Err(match read_half.flow.take_open_failure_description() {
+                        Some(description) => Error::ChannelOpenFailureDescribed {
+                            reason,
+                            description,
+                        },
+                        None => Error::ChannelOpenFailure(reason),
+                    });
                 }
                 None => {
                     return Err(Error::Disconnect);
@@ -492,6 +506,44 @@ impl Session {
         }
     }
 
+    /// Track a channel opened from this side under its local `id`.
+    fn register_channel(&mut self, id: ChannelId, channel_ref: ChannelRef) {
+        channel_ref.attach(id, self.window_wake.sender.clone());
+        self.channels.insert(id, channel_ref);
+    }
+
+    /// Send SSH_MSG_CHANNEL_WINDOW_ADJUST for `id` if enough of its data
+    /// has been consumed (see `Encrypted::grant_window`).
+    /// [`Handler::adjust_window`] is consulted after each adjustment, and
+    /// its answer becomes the target window for the next ones.
+    pub(crate) fn grant_window<H: Handler>(
+        &mut self,
+        handler: &mut H,
+        id: ChannelId,
+    ) -> Result<(), Error> {
+        let unconsumed = self.channels.get(&id).map_or(0, |c| c.unconsumed());
+        if let Some(ref mut enc) = self.common.encrypted
+            && enc.grant_window(id, unconsumed, self.target_window_size)?
+        {
+            let next = handler.adjust_window(id, self.target_window_size);
+            if next > 0 {
+                self.target_window_size = next;
+            }
+        }
+        Ok(())
+    }
+
+    /// The application side of `id` consumed data or went away.
+    fn channel_woken<H: Handler>(&mut self, handler: &mut H, id: ChannelId) -> Result<(), Error> {
+        if let Some(chan) = self.channels.get(&id) {
+            // Clear the flag before reading the counter, so that a
+            // consumption racing with us wakes us again.
+            chan.woken();
+            self.grant_window(handler, id)?;
+        }
+        Ok(())
+    }
+
     /// Dispatch a single message received on the session's internal channel
     /// (sent via [`Handle`]). Shared by the `select!` receiver arm and the
     /// pre-`select!` backlog drain so the two can't drift apart.
@@ -537,11 +589,11 @@ impl Session {
             }
             Msg::ChannelOpenAgent { channel_ref } => {
                 let id = self.channel_open_agent()?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::ChannelOpenSession { channel_ref } => {
                 let id = self.channel_open_session()?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::ChannelOpenDirectTcpIp {
                 host_to_connect,
@@ -556,14 +608,14 @@ impl Session {
                     &originator_address,
                     originator_port,
                 )?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::ChannelOpenDirectStreamLocal {
                 socket_path,
                 channel_ref,
             } => {
                 let id = self.channel_open_direct_streamlocal(&socket_path)?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::ChannelOpenForwardedTcpIp {
                 connected_address,
@@ -578,14 +630,14 @@ impl Session {
                     &originator_address,
                     originator_port,
                 )?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::ChannelOpenForwardedStreamLocal {
                 server_socket_path,
                 channel_ref,
             } => {
                 let id = self.channel_open_forwarded_streamlocal(&server_socket_path)?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::ChannelOpenX11 {
                 originator_address,
@@ -593,7 +645,7 @@ impl Session {
                 channel_ref,
             } => {
                 let id = self.channel_open_x11(&originator_address, originator_port)?;
-                self.channels.insert(id, channel_ref);
+                self.register_channel(id, channel_ref);
             }
             Msg::TcpIpForward {
                 address,
@@ -779,6 +831,14 @@ impl Session {
                 () = &mut inactivity_timer => {
                     debug!("timeout");
                     return Err(crate::Error::InactivityTimeout.into());
+                }
+                // Not gated on pending outbound data: a peer waiting for
+                // window must get it even while we wait for theirs.
+                Some(id) = self.window_wake.receiver.recv(), if !self.kex.active() => {
+                    self.channel_woken(&mut handler, id)?;
+                    while let Ok(id) = self.window_wake.receiver.try_recv() {
+                        self.channel_woken(&mut handler, id)?;
+                    }
                 }
                 msg = self.priority_receiver.recv(), if !self.kex.active() => {
                     match msg {
@@ -1110,6 +1170,9 @@ impl Session {
                     });
                     enc.channels
                         .insert(pending.sender_channel, pending.channel_params);
+                    pending
+                        .channel_ref
+                        .attach(pending.sender_channel, self.window_wake.sender.clone());
                     self.channels
                         .insert(pending.sender_channel, pending.channel_ref);
                 }
@@ -1624,7 +1687,6 @@ mod tests {
         let handle = Handle {
             priority_sender,
             sender,
-            channel_buffer_size: config.channel_buffer_size,
         };
 
         Session {
@@ -1670,6 +1732,7 @@ mod tests {
             pending_reads: Vec::new(),
             pending_len: 0,
             channels: HashMap::new(),
+            window_wake: crate::channels::flow::WindowWake::new(),
             open_global_requests: VecDeque::new(),
             kex: SessionKexState::Idle,
         }

@@ -37,7 +37,10 @@ where
         let (msg, mut idx) = match self.buffer.take() {
             Some(msg) => msg,
             None => match ready!(self.channel.borrow_mut().receiver.poll_recv(cx)) {
-                Some(msg) => (msg, 0),
+                Some(msg) => {
+                    self.channel.borrow_mut().received(&msg);
+                    (msg, 0)
+                }
                 None => return Poll::Ready(Ok(())),
             },
         };
@@ -50,6 +53,8 @@ where
                 #[allow(clippy::indexing_slicing)]
                 buf.put_slice(&data[idx..idx + readable]);
                 idx += readable;
+                // Handed out: credit it back to the peer's window.
+                self.channel.borrow_mut().consumed(readable);
 
                 if idx != data.len() {
                     self.buffer = Some((msg, idx));
@@ -64,6 +69,8 @@ where
                 #[allow(clippy::indexing_slicing)]
                 buf.put_slice(&data[idx..idx + readable]);
                 idx += readable;
+                // Handed out: credit it back to the peer's window.
+                self.channel.borrow_mut().consumed(readable);
 
                 if idx != data.len() {
                     self.buffer = Some((msg, idx));
@@ -75,6 +82,12 @@ where
                 self.channel.borrow_mut().receiver.close();
 
                 Poll::Ready(Ok(()))
+            }
+            (ChannelMsg::Data { data }, _) | (ChannelMsg::ExtendedData { data, .. }, _) => {
+                // Not the stream this reader is for: discarded, so consumed.
+                self.channel.borrow_mut().consumed(data.len() - idx);
+                cx.waker().wake_by_ref();
+                Poll::Pending
             }
             _ => {
                 cx.waker().wake_by_ref();
