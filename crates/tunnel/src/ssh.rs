@@ -320,25 +320,32 @@ impl Transport {
 
     fn open_error(&self, dest: &str, e: russh::Error) -> TunnelError {
         use proto::socks::ReplyCode;
-        let (reason, code) = match &e {
-            russh::Error::ChannelOpenFailure(f) => match f {
-                ChannelOpenFailure::AdministrativelyProhibited => (
-                    "administratively prohibited".to_string(),
-                    ReplyCode::NotAllowed,
-                ),
-                ChannelOpenFailure::ConnectFailed => {
-                    ("connect failed".to_string(), ReplyCode::ConnectionRefused)
-                }
-                ChannelOpenFailure::UnknownChannelType => (
-                    "unknown channel type".to_string(),
-                    ReplyCode::GeneralFailure,
-                ),
-                ChannelOpenFailure::ResourceShortage => {
-                    ("resource shortage".to_string(), ReplyCode::GeneralFailure)
-                }
-                other => (format!("{other:?}"), ReplyCode::GeneralFailure),
-            },
-            other => (other.to_string(), ReplyCode::GeneralFailure),
+        // Both `ChannelOpenFailure(reason)` and `ChannelOpenFailureDescribed { reason, .. }`
+        // (when the server said why, e.g. OpenSSH's "Connection refused") are refusals.
+        let (reason, code) = match e.channel_open_failure() {
+            Some(f) => {
+                let (what, code) = match f {
+                    ChannelOpenFailure::AdministrativelyProhibited => {
+                        ("administratively prohibited", ReplyCode::NotAllowed)
+                    }
+                    ChannelOpenFailure::ConnectFailed => {
+                        ("connect failed", ReplyCode::ConnectionRefused)
+                    }
+                    ChannelOpenFailure::UnknownChannelType => {
+                        ("unknown channel type", ReplyCode::GeneralFailure)
+                    }
+                    ChannelOpenFailure::ResourceShortage => {
+                        ("resource shortage", ReplyCode::GeneralFailure)
+                    }
+                    _ => ("refused", ReplyCode::GeneralFailure),
+                };
+                let reason = match e.channel_open_failure_description() {
+                    Some(d) if !d.trim().is_empty() => format!("{what} ({})", d.trim()),
+                    _ => what.to_string(),
+                };
+                (reason, code)
+            }
+            None => (e.to_string(), ReplyCode::GeneralFailure),
         };
         if self.is_closed() {
             return TunnelError::Closed {

@@ -57,7 +57,6 @@ fn mib_per_s(bytes: usize, d: Duration) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs vendor/russh flow-control patch"]
 async fn a_stalled_client_does_not_block_other_channels_or_the_probe() {
     let sshd = Sshd::start();
     let target = mode_server().await;

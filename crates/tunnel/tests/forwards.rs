@@ -161,3 +161,38 @@ async fn half_close_reply_after_client_eof_arrives_through_local_forward() {
     assert_eq!(&got[expected_reply.len()..], trailer.as_bytes());
     run.handle.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_channel_open_says_why_and_where() {
+    let sshd = Sshd::start();
+    let (route, _trust) = route(&[&sshd]);
+    let t = tunnel::Transport::connect(&route, &opts()).await.unwrap();
+    let refused = testkit::refused_addr().await;
+    let origin = std::net::SocketAddr::from(([127, 0, 0, 1], 40000));
+    let err = t
+        .open_direct_tcpip("127.0.0.1", refused.port(), origin)
+        .await
+        .expect_err("nothing listens there");
+    match &err {
+        tunnel::TunnelError::ChannelOpen { code, .. } => {
+            assert_eq!(*code, proto::socks::ReplyCode::ConnectionRefused, "{err}")
+        }
+        other => panic!("expected ChannelOpen, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&refused.to_string()),
+        "names the target: {msg}"
+    );
+    assert!(
+        msg.contains(&format!("127.0.0.1:{}", sshd.port())),
+        "names the hop: {msg}"
+    );
+    // OpenSSH's own description is passed on.
+    assert!(msg.contains("Connection refused"), "{msg}");
+    assert!(
+        !t.is_closed(),
+        "a refused channel does not end the transport"
+    );
+    t.disconnect().await;
+}
