@@ -241,6 +241,7 @@ describe('Tunnels popover', () => {
     await waitRowStatus(page, ok.id, 'connected');
     await row(page, ok.id).click({ button: 'right' });
     assert.deepEqual(await menuLabels(page), ['Pause', 'Copy local address', 'Edit']);
+    await env.screenshot(page, 'popover-menu');
     // Arrow keys move through the items (and wrap).
     assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Pause');
     await page.keyboard.press('ArrowDown');

@@ -148,6 +148,12 @@ function connectStream() {
     emit('session', data);
     refresh(); // session tunnels appear or disappear
   });
+  source.addEventListener('resync', () => {
+    // The agent dropped events for this subscriber (it fell behind): re-read everything.
+    refresh();
+    emit('session', null);
+    emit('known_host', null);
+  });
   source.addEventListener('known_host', (ev) => {
     emit('known_host', parse(ev));
   });

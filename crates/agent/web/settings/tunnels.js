@@ -86,7 +86,9 @@ export function mount(root, params) {
             h('div', { class: 'item-sub' }, h('span', { class: 'mono' }, specOf(t)),
               h('span', null, `via ${t.port && t.port !== 22 ? `${t.host}:${t.port}` : t.host}`),
               h('span', { class: `status-text s-${t.status}` }, t.status === 'reconnecting' ? `reconnecting (retry ${t.retry_count ?? 0})` : t.status)),
-            t.last_error && t.status !== 'connected' ? h('div', { class: 'item-error', title: t.last_error }, t.last_error) : null),
+            t.last_error && t.status !== 'connected' ? h('div', { class: 'item-error', title: t.last_error }, t.last_error) : null,
+            t.status === 'failed' && /host key .*not trusted/i.test(t.last_error || '')
+              ? h('a', { class: 'item-link', href: '#/known-hosts', dataset: { fkey: `kh:${t.id}` } }, 'Review the key in Known Hosts') : null),
           h('div', { class: 'item-actions' },
             h('button', { type: 'button', class: 'btn btn-small', dataset: { fkey: `ss:${t.id}`, action: running ? 'stop' : 'start' }, onclick: () => action(t, running ? 'stop' : 'start') }, running ? 'Stop' : 'Start'),
             h('button', { type: 'button', class: 'btn btn-small', dataset: { fkey: `edit:${t.id}`, action: 'edit' }, onclick: () => { location.hash = `#/tunnels/edit/${encodeURIComponent(t.id)}`; } }, 'Edit'),
