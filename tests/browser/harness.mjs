@@ -306,9 +306,9 @@ export async function startEnv({ trustHostKey = true } = {}) {
     return t && t.status === status ? t : null;
   }, { timeout, message: `tunnel ${id} to be ${status}` });
 
-  env.screenshot = async (page, name) => {
+  env.screenshot = async (page, name, opts = {}) => {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+    await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), ...opts });
   };
 
   env.stop = async () => {

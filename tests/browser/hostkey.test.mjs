@@ -41,6 +41,19 @@ describe('Known Hosts', () => {
     await row(page, t.id).locator('[role="switch"]').click();
     await waitRowStatus(page, t.id, 'connected', 30000);
     assert.equal(await httpGet(t.local_port), env.target.body);
+    await page.keyboard.press('Escape');
+
+    // Forget: the key leaves the trusted list, and the next start fails on it again.
+    await env.agent.api('POST', `/tunnels/${t.id}/stop`);
+    await env.waitStatus(t.id, 'disconnected');
+    await page.click('nav a[data-path="known-hosts"]');
+    await trusted.locator('[data-action="forget"]').click();
+    await page.locator('dialog.confirm[open] button', { hasText: 'Forget' }).click();
+    await trusted.waitFor({ state: 'detached' });
+    await env.agent.api('POST', `/tunnels/${t.id}/start`);
+    const again = await env.waitStatus(t.id, 'failed', 30000);
+    assert.ok(again.last_error.includes(env.sshd.fingerprint), again.last_error);
+    await pending.waitFor();
     await env.checkPage(page);
   });
 });

@@ -6,7 +6,7 @@
 import { describe, before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startEnv, freePort, httpGet, waitFor, openPopover, row, waitRowStatus,
+  startEnv, freePort, httpGet, waitFor, openPopover, row, waitRowStatus, SCREENSHOTS,
 } from './harness.mjs';
 
 const LOOPBACK_MSG = "bind_address '0.0.0.0' must be a loopback address (127.0.0.0/8 or ::1) — binding tunnels to non-loopback exposes them to the LAN with no auth";
@@ -76,6 +76,7 @@ describe('SSH Tunnels form', () => {
       local_port: localPort, remote_host: '127.0.0.1', remote_port: env.target.port,
     });
     await env.screenshot(page, 'settings-form');
+    await page.locator('#tunnel-form').screenshot({ path: `${SCREENSHOTS}/settings-form-whole.png` });
     await page.click('#tunnel-form [data-role="submit"]');
     await page.locator('#tunnel-form').waitFor({ state: 'detached' });
     const created = await waitFor(async () => (await env.agent.api('GET', '/tunnels')).find((t) => t.name === 'Web target'), { message: 'tunnel created' });
@@ -381,6 +382,24 @@ describe('Tunnels popover', () => {
     await page.keyboard.press('Escape');
     assert.equal(await page.locator('#tunnel-popover').isVisible(), false);
     await env.checkPage(page);
+  });
+
+  test('without the event stream, polling keeps the popover current', async () => {
+    const page = await env.context.newPage();
+    const problems = [];
+    page.on('pageerror', (e) => problems.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error' && !/events|ERR_FAILED|Failed to load resource/.test(m.text())) problems.push(m.text()); });
+    await page.route('**/events', (route) => route.abort());
+    const { url } = await env.agent.api('POST', '/login-links');
+    await page.goto(url);
+    await openPopover(page, 2);
+    await waitRowStatus(page, ok2.id, 'connected');
+    await env.agent.api('POST', `/tunnels/${ok2.id}/stop`);
+    await waitRowStatus(page, ok2.id, 'disconnected', 12000); // the ~5 s poll
+    await env.agent.api('POST', `/tunnels/${ok2.id}/start`);
+    await waitRowStatus(page, ok2.id, 'connected', 12000);
+    await page.close();
+    assert.deepEqual(problems, []);
   });
 
   test('readable at 390×844 and in dark mode', async () => {
