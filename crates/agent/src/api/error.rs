@@ -42,6 +42,9 @@ pub enum ApiError {
     /// 409: conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 502: an SSH server on the way could not be reached or refused us; the message says why.
+    #[error("{0}")]
+    BadGateway(String),
     /// 500: the cause is logged, the client sees `internal error`.
     #[error("internal error: {0}")]
     Internal(String),
@@ -56,6 +59,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,7 +89,8 @@ impl IntoResponse for ApiError {
             | ApiError::Unauthorized(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
-            | ApiError::Conflict(m) => m,
+            | ApiError::Conflict(m)
+            | ApiError::BadGateway(m) => m,
         };
         (status, axum::Json(ErrorBody { error: message })).into_response()
     }
@@ -115,6 +120,7 @@ impl From<SupervisorError> for ApiError {
                 ApiError::Conflict(e.to_string())
             }
             SupervisorError::NoPendingKey { .. } => ApiError::NotFound(e.to_string()),
+            SupervisorError::Connect(m) => ApiError::BadGateway(m),
             SupervisorError::Store(s) => s.into(),
             other => ApiError::internal(&other),
         }
