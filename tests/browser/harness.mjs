@@ -77,6 +77,39 @@ function stopChild(child, timeout = 5000) {
   });
 }
 
+/** Pids of every live descendant of `root` (from /proc), parents first. */
+function descendants(root) {
+  const procs = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (rest[0] !== 'Z') procs.push([Number(e), Number(rest[1])]);
+    } catch { /* gone */ }
+  }
+  const out = [];
+  const frontier = [root];
+  while (frontier.length) {
+    const parent = frontier.pop();
+    for (const [pid, ppid] of procs) {
+      if (ppid === parent && !out.includes(pid)) { out.push(pid); frontier.push(pid); }
+    }
+  }
+  return out;
+}
+
+/** SIGKILLs a child process and everything it forked; resolves when it has exited. */
+function killTree(child) {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const kids = descendants(child.pid);
+  const exited = new Promise((r) => child.once('exit', r));
+  for (const pid of [child.pid, ...kids]) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+  return exited;
+}
+
 /** A real OpenSSH sshd on 127.0.0.1:<free port>, key auth only, for the current user. */
 export async function startSshd(dir) {
   fs.mkdirSync(dir, { recursive: true });
@@ -109,25 +142,38 @@ export async function startSshd(dir) {
       'LogLevel VERBOSE',
       '',
     ].join('\n'));
-    const child = spawn(SSHD, ['-D', '-f', cfg, '-E', log], { stdio: 'ignore' });
-    let exited = false;
-    child.once('exit', () => { exited = true; });
-    const deadline = Date.now() + 10000;
-    while (!exited && Date.now() < deadline) {
-      if (await sshBanner(port)) {
-        return {
-          port,
-          clientKey,
-          hostKeyLine: `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}`,
-          fingerprint,
-          log,
-          stop: () => stopChild(child),
-        };
+    const launch = async () => {
+      const child = spawn(SSHD, ['-D', '-f', cfg, '-E', log], { stdio: 'ignore' });
+      let exited = false;
+      child.once('exit', () => { exited = true; });
+      const deadline = Date.now() + 10000;
+      while (!exited && Date.now() < deadline) {
+        if (await sshBanner(port)) return child;
+        await new Promise((r) => setTimeout(r, 50));
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await killTree(child);
+      return null;
+    };
+    let child = await launch();
+    if (child) {
+      const sshd = {
+        port,
+        clientKey,
+        hostKeyLine: `[127.0.0.1]:${port} ${hostPub[0]} ${hostPub[1]}`,
+        fingerprint,
+        log,
+        /** Kills sshd and every connection it serves (clients see the transport drop). */
+        kill: async () => { await killTree(child); },
+        /** Starts sshd again on the same port with the same keys. */
+        restart: async () => {
+          await killTree(child);
+          child = await waitFor(() => launch(), { timeout: 20000, message: `sshd restart on ${port}` });
+        },
+        stop: () => killTree(child),
+      };
+      return sshd;
     }
     lastErr = fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '';
-    await stopChild(child);
   }
   throw new Error(`sshd did not start: ${lastErr}`);
 }

@@ -59,8 +59,10 @@ export function initStatusbar(root, { onTunnels }) {
     }
     const parts = [];
     if (active) parts.push(`${active} connected`);
-    const busy = items.filter((t) => t.status === 'connecting' || t.status === 'reconnecting').length;
-    if (busy) parts.push(`${busy} connecting`);
+    const connecting = items.filter((t) => t.status === 'connecting').length;
+    const reconnecting = items.filter((t) => t.status === 'reconnecting').length;
+    if (connecting) parts.push(`${connecting} connecting`);
+    if (reconnecting) parts.push(`${reconnecting} reconnecting`);
     if (failed) parts.push(`${failed} failed`);
     const text = parts.length ? parts.join(' · ') : (items.length ? 'No tunnels running' : 'No tunnels');
     if (summary.textContent !== text) summary.textContent = text;
