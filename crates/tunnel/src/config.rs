@@ -77,11 +77,30 @@ impl Route {
         self.hops.last().expect("a route has at least one hop")
     }
 
-    /// A key that identifies one transport in the pool: the hops and who logs in where.
+    /// A key that identifies one transport in the pool: the hops, who logs in where, and with
+    /// which credentials (key files, agent, password or not) — two profiles that log in as the
+    /// same user with different keys never share a connection.
     pub fn pool_key(&self) -> String {
         self.hops
             .iter()
-            .map(Hop::label)
+            .map(|h| {
+                let c = &h.credentials;
+                let keys: Vec<String> = c
+                    .keys
+                    .iter()
+                    .map(|k| k.path.display().to_string())
+                    .collect();
+                format!(
+                    "{} [keys={} agent={} password={}]",
+                    h.label(),
+                    keys.join(","),
+                    c.agent_socket
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                    c.password.is_some()
+                )
+            })
             .collect::<Vec<_>>()
             .join(" -> ")
     }
@@ -122,5 +141,42 @@ impl Default for SshOptions {
             ciphers: Vec::new(),
             wait_for_transport: Duration::from_secs(30),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(key: &str) -> Route {
+        Route {
+            hops: vec![Hop {
+                host: "bastion".into(),
+                port: 22,
+                user: "me".into(),
+                credentials: Credentials {
+                    keys: vec![KeyFile {
+                        path: key.into(),
+                        passphrase: None,
+                    }],
+                    ..Default::default()
+                },
+            }],
+            host_keys: HostKeys {
+                policy: HostKeyPolicy::Strict,
+                files: vec![],
+                write_to: None,
+            },
+        }
+    }
+
+    #[test]
+    fn pool_key_separates_credentials_not_passphrases() {
+        assert_eq!(route("/k/a").pool_key(), route("/k/a").pool_key());
+        assert_ne!(route("/k/a").pool_key(), route("/k/b").pool_key());
+        let mut with_pass = route("/k/a");
+        with_pass.hops[0].credentials.keys[0].passphrase = Some(Secret::new("x"));
+        assert_eq!(with_pass.pool_key(), route("/k/a").pool_key());
+        assert!(!with_pass.pool_key().contains('x') || !with_pass.pool_key().contains("x]"));
     }
 }
