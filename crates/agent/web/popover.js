@@ -105,10 +105,10 @@ function rowFor(item) {
         item.auto_start ? h('span', { class: 'tag tag-auto', title: 'Starts with the agent' }, 'auto-start') : null),
       h('div', { class: 'row-line row-sub' },
         h('span', { class: 'row-spec mono' }, specOf(item)),
-        readOnly ? null : h('span', { class: 'row-via' }, `via ${hostLabel(item)}`),
-        h('span', { class: 'row-uptime', dataset: { uptimeFor: item.id } }, uptime)),
+        readOnly ? null : h('span', { class: 'row-via' }, `via ${hostLabel(item)}`)),
       item.last_error && item.status !== 'connected'
         ? h('div', { class: 'row-error' }, item.last_error) : null),
+    h('span', { class: 'row-uptime', title: 'Uptime', dataset: { uptimeFor: item.id } }, uptime),
     readOnly ? null : h('button', {
       type: 'button',
       role: 'switch',
