@@ -82,6 +82,22 @@ describe('Settings', () => {
     await env.checkPage(page);
   });
 
+  test('Stop all and Start auto-start', async () => {
+    const a = await env.createTunnel({ name: 'Auto one', local_port: await freePort(), auto_start: true });
+    const b = await env.createTunnel({ name: 'Manual one', local_port: await freePort() });
+    await env.agent.api('POST', `/tunnels/${b.id}/start`);
+    await env.waitStatus(b.id, 'connected');
+    const page = await env.newPage();
+    await page.goto(`${env.agent.base}/#/tunnels`);
+    await page.click('#stop-all');
+    await page.waitForSelector(`#tunnel-table .item[data-id="${b.id}"][data-status="disconnected"]`);
+    await page.click('#start-all');
+    await page.waitForSelector(`#tunnel-table .item[data-id="${a.id}"][data-status="connected"]`, { timeout: 20000 });
+    assert.equal((await env.tunnelStatus(b.id)).status, 'disconnected', 'only auto-start tunnels start');
+    await env.agent.api('POST', '/tunnels/stop-all');
+    await env.checkPage(page);
+  });
+
   test('a used login link explains how to get a new one', async () => {
     const { url } = await env.agent.api('POST', '/login-links');
     const page = await env.context.newPage();
@@ -93,5 +109,19 @@ describe('Settings', () => {
     assert.equal(second.status(), 401);
     assert.match(await page.textContent('body'), /portwarden ui/);
     await page.close();
+  });
+
+  test('without a session the UI says how to sign in', async () => {
+    await env.context.clearCookies();
+    const page = await env.context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('request', (r) => { if (!r.url().startsWith(env.agent.base)) errors.push(`request to ${r.url()}`); });
+    await page.goto(`${env.agent.base}/`);
+    const banner = page.locator('.signed-out[role="alert"]');
+    await banner.waitFor();
+    assert.match(await banner.textContent(), /Run portwarden ui/);
+    await page.close();
+    assert.deepEqual(errors, []);
   });
 });

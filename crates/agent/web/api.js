@@ -63,6 +63,8 @@ export const tunnels = {
   start: (id) => post(`/tunnels/${enc(id)}/start`),
   stop: (id) => post(`/tunnels/${enc(id)}/stop`),
   reconnect: (id) => post(`/tunnels/${enc(id)}/reconnect`),
+  startAll: () => post('/tunnels/start-all'),
+  stopAll: () => post('/tunnels/stop-all'),
 };
 
 export const profiles = {

@@ -40,8 +40,22 @@ export function mount(root, params) {
     type: 'button', class: 'btn btn-primary', id: 'new-tunnel',
     onclick: () => { location.hash = '#/tunnels/new'; },
   }, '+ New Tunnel');
+  async function bulk(verb) {
+    try {
+      const r = await api.tunnels[verb]();
+      notify(verb === 'startAll' ? `Started ${r?.started ?? 0} auto-start tunnel(s)` : `Stopped ${r?.stopped ?? 0} tunnel(s)`);
+    } catch (e) {
+      notify(`${verb === 'startAll' ? 'Start' : 'Stop'} all failed: ${e.message}`, 'error');
+    }
+    live.refresh();
+    load();
+  }
+  const bulkBtns = h('div', { class: 'head-actions' },
+    h('button', { type: 'button', class: 'btn', id: 'start-all', title: 'Start every tunnel marked Auto-start', onclick: () => bulk('startAll') }, 'Start auto-start'),
+    h('button', { type: 'button', class: 'btn', id: 'stop-all', title: 'Stop every running tunnel', onclick: () => bulk('stopAll') }, 'Stop all'),
+    newBtn);
   replace(root, h('section', { class: 'view', 'aria-labelledby': 'view-title' },
-    h('div', { class: 'view-head' }, h('h1', { id: 'view-title' }, 'SSH Tunnels'), newBtn),
+    h('div', { class: 'view-head' }, h('h1', { id: 'view-title' }, 'SSH Tunnels'), bulkBtns),
     h('div', { class: `split${params.mode === 'list' ? '' : ' with-form'}` },
       h('div', { class: 'card list-card' }, listEl), formSlot)));
 
