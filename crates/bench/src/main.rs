@@ -22,7 +22,10 @@ use clap::{Parser, Subcommand};
 use serde_json::json;
 
 #[derive(Parser)]
-#[command(name = "bench-driver", about = "portwarden vs OpenSSH benchmark driver")]
+#[command(
+    name = "bench-driver",
+    about = "portwarden vs OpenSSH benchmark driver"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -266,14 +269,28 @@ async fn run(cmd: Cmd) -> Result<()> {
                 }
                 Ok(Err(e)) => {
                     eprintln!("throughput {}: {e:#}", label.row);
-                    emit(&label, &label.row, None, "MB/s", &label.target_spec, "error");
+                    emit(
+                        &label,
+                        &label.row,
+                        None,
+                        "MB/s",
+                        &label.target_spec,
+                        "error",
+                    );
                     if let Some(row) = cpu_row {
                         emit(&label, &row, None, "s/GiB", &cpu_target, "");
                     }
                 }
                 Err(_) => {
                     eprintln!("throughput {}: timed out after {timeout_s} s", label.row);
-                    emit(&label, &label.row, None, "MB/s", &label.target_spec, "timeout");
+                    emit(
+                        &label,
+                        &label.row,
+                        None,
+                        "MB/s",
+                        &label.target_spec,
+                        "timeout",
+                    );
                     if let Some(row) = cpu_row {
                         emit(&label, &row, None, "s/GiB", &cpu_target, "");
                     }
@@ -286,8 +303,7 @@ async fn run(cmd: Cmd) -> Result<()> {
             let mut failures = 0usize;
             for _ in 0..count {
                 let t0 = std::time::Instant::now();
-                match tokio::time::timeout(Duration::from_secs(5), net::echo_once(&dest, 1)).await
-                {
+                match tokio::time::timeout(Duration::from_secs(5), net::echo_once(&dest, 1)).await {
                     Ok(Ok(())) => ms.push(t0.elapsed().as_secs_f64() * 1e3),
                     _ => failures += 1,
                 }
@@ -299,7 +315,14 @@ async fn run(cmd: Cmd) -> Result<()> {
             };
             let p50 = format!("{} p50", label.row);
             let p99 = format!("{} p99", label.row);
-            emit(&label, &p50, stats::percentile(&ms, 50.0), "ms", &label.target_spec, &note);
+            emit(
+                &label,
+                &p50,
+                stats::percentile(&ms, 50.0),
+                "ms",
+                &label.target_spec,
+                &note,
+            );
             emit(&label, &p99, stats::percentile(&ms, 99.0), "ms", "", &note);
             Ok(())
         }
@@ -339,7 +362,14 @@ async fn run(cmd: Cmd) -> Result<()> {
             match ratio {
                 Ok((alone, shared)) => {
                     let note = String::new();
-                    emit(&label, &label.row, Some(shared / alone), "×", &label.target_spec, &note);
+                    emit(
+                        &label,
+                        &label.row,
+                        Some(shared / alone),
+                        "×",
+                        &label.target_spec,
+                        &note,
+                    );
                     let r_alone = format!("{} — alone", label.row);
                     let r_shared = format!("{} — beside a stalled channel", label.row);
                     emit(&label, &r_alone, Some(alone), "MB/s", "", "");
@@ -347,7 +377,14 @@ async fn run(cmd: Cmd) -> Result<()> {
                 }
                 Err(e) => {
                     eprintln!("fairness: {e:#}");
-                    emit(&label, &label.row, Some(0.0), "×", &label.target_spec, "stalled");
+                    emit(
+                        &label,
+                        &label.row,
+                        Some(0.0),
+                        "×",
+                        &label.target_spec,
+                        "stalled",
+                    );
                 }
             }
             Ok(())

@@ -135,11 +135,16 @@ async fn socks5_handshake(s: &mut TcpStream, target: SocketAddr) -> Result<()> {
     // Greeting and request in one write; both OpenSSH and portwarden accept the pipelining.
     s.write_all(&socks5_request(target)?).await?;
     let mut greet = [0u8; 2];
-    s.read_exact(&mut greet).await.context("SOCKS5 greeting reply")?;
+    s.read_exact(&mut greet)
+        .await
+        .context("SOCKS5 greeting reply")?;
     ensure!(greet == [5, 0], "SOCKS5 method refused: {greet:?}");
     let mut head = [0u8; 4];
     s.read_exact(&mut head).await.context("SOCKS5 reply")?;
-    ensure!(head[0] == 5 && head[1] == 0, "SOCKS5 connect failed: {head:?}");
+    ensure!(
+        head[0] == 5 && head[1] == 0,
+        "SOCKS5 connect failed: {head:?}"
+    );
     let rest = match head[3] {
         1 => 4 + 2,
         4 => 16 + 2,
@@ -248,7 +253,10 @@ pub async fn concurrency(
                 s.write_all(b"E").await?;
                 anyhow::Ok(s)
             };
-            tokio::time::timeout_at(deadline, open).await.ok().and_then(Result::ok)
+            tokio::time::timeout_at(deadline, open)
+                .await
+                .ok()
+                .and_then(Result::ok)
         })
         .buffer_unordered(256)
         .collect()
@@ -367,8 +375,10 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
     let profile = call(
         Method::POST,
         "/profiles",
-        Some(json!({"name": "bench", "username": a.user, "auth_type": "key",
-                    "key_path": a.key.display().to_string()})),
+        Some(
+            json!({"name": "bench", "username": a.user, "auth_type": "key",
+                    "key_path": a.key.display().to_string()}),
+        ),
     )
     .await
     .context("POST /profiles")?;
@@ -386,10 +396,12 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
         let t = call(
             Method::POST,
             "/tunnels",
-            Some(json!({"name": format!("bench-{i}"), "host": "127.0.0.1", "port": a.ssh_port,
+            Some(
+                json!({"name": format!("bench-{i}"), "host": "127.0.0.1", "port": a.ssh_port,
                         "profile_id": profile_id, "forward_type": "local",
                         "local_port": local_port, "remote_host": "127.0.0.1",
-                        "remote_port": a.target_port, "max_retries": 0})),
+                        "remote_port": a.target_port, "max_retries": 0}),
+            ),
         )
         .await
         .with_context(|| format!("POST /tunnels #{i}"))?;
@@ -406,9 +418,10 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
     let trust_deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let kh = call(Method::GET, "/known-hosts", None).await?;
-        let trusted = kh["trusted"]
-            .as_array()
-            .is_some_and(|v| v.iter().any(|k| k["port"].as_u64() == Some(a.ssh_port as u64)));
+        let trusted = kh["trusted"].as_array().is_some_and(|v| {
+            v.iter()
+                .any(|k| k["port"].as_u64() == Some(a.ssh_port as u64))
+        });
         if trusted {
             break;
         }
@@ -420,7 +433,9 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
             call(
                 Method::POST,
                 "/known-hosts",
-                Some(json!({"host": p["host"], "port": p["port"], "fingerprint": p["fingerprint"]})),
+                Some(
+                    json!({"host": p["host"], "port": p["port"], "fingerprint": p["fingerprint"]}),
+                ),
             )
             .await
             .context("POST /known-hosts")?;
@@ -429,7 +444,9 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
         }
         if Instant::now() >= trust_deadline {
             let st = call(Method::GET, "/tunnels/status", None).await?;
-            let mine = st.as_array().and_then(|v| v.iter().find(|t| t["id"] == first.as_str()).cloned());
+            let mine = st
+                .as_array()
+                .and_then(|v| v.iter().find(|t| t["id"] == first.as_str()).cloned());
             bail!("the agent never reported the host key; start said {started}; known hosts {kh}; first tunnel {mine:?}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -475,7 +492,11 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
     let note = format!(
         "{} saved, {connected} connected in {start_s:.1} s (created in {create_s:.1} s){}",
         a.tunnels,
-        if works { "" } else { "; echo through the first forward FAILED" }
+        if works {
+            ""
+        } else {
+            "; echo through the first forward FAILED"
+        }
     );
     rec(
         &format!("agent: running tunnels of {}", a.tunnels),
@@ -566,6 +587,8 @@ mod tests {
         };
         echo_once(&dest, 100).await.unwrap();
         let dirs = directions("both", 2).unwrap();
-        throughput(&dest, 3 * CHUNK as u64 + 7, &dirs).await.unwrap();
+        throughput(&dest, 3 * CHUNK as u64 + 7, &dirs)
+            .await
+            .unwrap();
     }
 }

@@ -42,7 +42,10 @@ impl Target {
         if s.is_empty() {
             return Ok(Target::None);
         }
-        let num = |t: &str| t.parse::<f64>().map_err(|_| format!("bad target number in '{spec}'"));
+        let num = |t: &str| {
+            t.parse::<f64>()
+                .map_err(|_| format!("bad target number in '{spec}'"))
+        };
         if let Some(t) = s.strip_prefix("ratio>=") {
             Ok(Target::RatioAtLeast(num(t)?))
         } else if let Some(t) = s.strip_prefix("ratio<=") {
@@ -71,7 +74,11 @@ impl Target {
     }
 
     pub fn describe(&self, unit: &str) -> String {
-        let u = if unit.is_empty() { String::new() } else { format!(" {unit}") };
+        let u = if unit.is_empty() {
+            String::new()
+        } else {
+            format!(" {unit}")
+        };
         match *self {
             Target::RatioAtLeast(x) => format!("≥ {x}× ssh"),
             Target::RatioAtMost(x) => format!("≤ {x}× ssh"),
@@ -192,7 +199,10 @@ pub fn markdown(rows: &[Row]) -> String {
         "| Row | portwarden | OpenSSH | pw/ssh | Target | Result |\n|---|---:|---:|---:|---|---|\n",
     );
     for r in rows {
-        let ratio = r.ratio.map(|x| format!("{x:.2}×")).unwrap_or_else(|| "—".into());
+        let ratio = r
+            .ratio
+            .map(|x| format!("{x:.2}×"))
+            .unwrap_or_else(|| "—".into());
         let pass = match r.pass {
             Some(true) => "pass",
             Some(false) => "**FAIL**",
@@ -247,7 +257,10 @@ mod tests {
     #[test]
     fn target_specs() {
         assert_eq!(Target::parse("ratio>=1"), Ok(Target::RatioAtLeast(1.0)));
-        assert_eq!(Target::parse(" ratio <= 1.0 "), Ok(Target::RatioAtMost(1.0)));
+        assert_eq!(
+            Target::parse(" ratio <= 1.0 "),
+            Ok(Target::RatioAtMost(1.0))
+        );
         assert_eq!(Target::parse("pw<=150"), Ok(Target::PwAtMost(150.0)));
         assert_eq!(Target::parse("pw<1"), Ok(Target::PwBelow(1.0)));
         assert_eq!(Target::parse("pw>=10000"), Ok(Target::PwAtLeast(10000.0)));
@@ -258,10 +271,19 @@ mod tests {
 
     #[test]
     fn target_checks() {
-        assert_eq!(Target::RatioAtLeast(1.0).check(Some(2.0), Some(1.0)), Some(true));
-        assert_eq!(Target::RatioAtLeast(1.0).check(Some(2.0), Some(0.99)), Some(false));
+        assert_eq!(
+            Target::RatioAtLeast(1.0).check(Some(2.0), Some(1.0)),
+            Some(true)
+        );
+        assert_eq!(
+            Target::RatioAtLeast(1.0).check(Some(2.0), Some(0.99)),
+            Some(false)
+        );
         // portwarden measured but OpenSSH not: no ratio, cannot pass a ratio target.
-        assert_eq!(Target::RatioAtLeast(1.0).check(Some(2.0), None), Some(false));
+        assert_eq!(
+            Target::RatioAtLeast(1.0).check(Some(2.0), None),
+            Some(false)
+        );
         assert_eq!(Target::RatioAtLeast(1.0).check(None, None), None);
         assert_eq!(Target::PwBelow(1.0).check(Some(0.2), None), Some(true));
         assert_eq!(Target::PwAtMost(150.0).check(None, None), Some(false));
@@ -291,7 +313,10 @@ mod tests {
         assert_eq!(rows[1].ssh, None);
         assert_eq!(rows[1].pass, None);
         let md = markdown(&rows);
-        assert!(md.contains("| b | 200 MB/s | 150 MB/s | 1.33× | ≥ 1× ssh | pass |"), "{md}");
+        assert!(
+            md.contains("| b | 200 MB/s | 150 MB/s | 1.33× | ≥ 1× ssh | pass |"),
+            "{md}"
+        );
         assert!(md.contains("| a | 10 MB/s | — | — | — |  |"), "{md}");
     }
 
