@@ -120,6 +120,36 @@ describe('SSH Tunnels form', () => {
     await env.checkPage(page);
   });
 
+  test('a remote forward (-R) with port 0 shows the port the server chose, and carries traffic back', async () => {
+    const page = await env.newPage();
+    await page.goto(`${env.agent.base}/#/tunnels/new`);
+    await page.locator('#tunnel-form').waitFor();
+    await page.fill('#tunnel-form input[name="name"]', 'Expose target');
+    await page.fill('#tunnel-form input[name="host"]', '127.0.0.1');
+    await page.fill('#tunnel-form input[name="port"]', String(env.sshd.port));
+    await page.selectOption('#tunnel-form select[name="profile_id"]', env.profile.id);
+    await page.selectOption('#tunnel-form select[name="forward_type"]', 'remote');
+    await page.fill('#tunnel-form input[name="local_port"]', String(env.target.port));
+    await page.fill('#tunnel-form input[name="remote_port"]', '0');
+    await page.click('#tunnel-form [data-role="submit"]');
+    await page.locator('#tunnel-form').waitFor({ state: 'detached' });
+    const t = await waitFor(async () => (await env.agent.api('GET', '/tunnels')).find((x) => x.name === 'Expose target'), { message: 'remote tunnel created' });
+    assert.equal(t.forward_type, 'remote');
+    assert.equal(t.remote_host, 'localhost');
+    assert.equal(t.remote_port, 0);
+    await openPopover(page, 1);
+    await row(page, t.id).locator('[role="switch"]').click();
+    await waitRowStatus(page, t.id, 'connected');
+    const s = await env.waitStatus(t.id, 'connected');
+    assert.ok(s.allocated_port > 0, 'the server chose a port');
+    await waitFor(async () => (await row(page, t.id).locator('.row-spec').textContent()) === `R :${s.allocated_port} → localhost:${env.target.port}`, { message: 'spec with the allocated port' });
+    assert.equal(await httpGet(s.allocated_port), env.target.body, 'a connection to the server side reaches the local target');
+    await row(page, t.id).locator('[role="switch"]').click();
+    await waitRowStatus(page, t.id, 'disconnected');
+    await env.agent.api('DELETE', `/tunnels/${t.id}`);
+    await env.checkPage(page);
+  });
+
   test('a non-loopback bind is blocked client-side with the exact text and no request', async () => {
     const page = await env.newPage();
     await page.goto(`${env.agent.base}/#/tunnels/new`);

@@ -20,9 +20,16 @@ export function formatSpec(t) {
   }
 }
 
-/** The agent's formatted spec when it sent one, else ours. */
+/**
+ * The agent's formatted spec when it sent one, else ours. A remote forward asked for port 0 shows
+ * the port the server actually chose once it is known.
+ */
 export function specOf(t) {
-  return t.spec || formatSpec(t);
+  if (!t.spec) return formatSpec(t);
+  if (t.forward_type === 'remote' && t.allocated_port && /^R :0 /.test(t.spec)) {
+    return t.spec.replace(/^R :0 /, `R :${t.allocated_port} `);
+  }
+  return t.spec;
 }
 
 /** Compact uptime: 45s, 12m, 3h, 2d (null/undefined → ""). */
