@@ -88,4 +88,48 @@ describe('Session tunnels', () => {
     await waitFor(async () => (await page.locator('#tunnel-popover [data-group="session"]').count()) === 0, { message: 'session group gone' });
     await env.checkPage(page);
   });
+
+  test('the session form edits its forward list', async () => {
+    const page = await env.newPage();
+    await page.goto(`${env.agent.base}/#/sessions/new`);
+    await page.locator('#session-form').waitFor();
+    await page.fill('#session-form input[name="name"]', 'from the form');
+    await page.fill('#session-form input[name="host"]', '127.0.0.1');
+    await page.fill('#session-form input[name="port"]', String(env.sshd.port));
+    await page.selectOption('#session-form select[name="profile_id"]', env.profile.id);
+    const lp = await freePort();
+    await page.click('#add-forward');
+    await page.click('#add-forward');
+    await page.click('#add-forward');
+    const rows = page.locator('#session-form .forward-row');
+    assert.equal(await rows.count(), 3);
+    await rows.nth(2).locator('button', { hasText: 'Remove' }).click();
+    assert.equal(await rows.count(), 2);
+    await rows.nth(0).locator('input[aria-label="Local port"]').fill(String(lp));
+    await rows.nth(0).locator('input[aria-label="Remote host"]').fill('127.0.0.1');
+    await rows.nth(0).locator('input[aria-label="Remote port"]').fill(String(env.target.port));
+    await rows.nth(1).locator('select[aria-label="Forward type"]').selectOption('dynamic');
+    assert.equal(await rows.nth(1).locator('input[aria-label="Remote host"]').isVisible(), false);
+    await rows.nth(1).locator('input[aria-label="Local port"]').fill(String(await freePort()));
+    await rows.nth(1).locator('input[aria-label="Bind address"]').fill('0.0.0.0');
+    await rows.nth(1).locator('input[aria-label="Enabled"]').uncheck();
+    await page.click('#session-form [data-role="submit"]');
+    const err = rows.nth(1).locator('.forward-error');
+    await err.waitFor({ state: 'visible' });
+    assert.equal(await err.textContent(), "bind_address '0.0.0.0' must be a loopback address (127.0.0.0/8 or ::1) — binding tunnels to non-loopback exposes them to the LAN with no auth");
+    await rows.nth(1).locator('input[aria-label="Bind address"]').fill('127.0.0.1');
+    await page.click('#session-form [data-role="submit"]');
+    await page.locator('#session-form').waitFor({ state: 'detached' });
+    const saved = await waitFor(async () => (await env.agent.api('GET', '/sessions')).find((x) => x.name === 'from the form'), { message: 'session saved' });
+    assert.equal(saved.forwards.length, 2);
+    assert.deepEqual(saved.forwards.map((f) => [f.forward_type, f.enabled]), [['local', true], ['dynamic', false]]);
+    // Only the enabled forward starts.
+    await page.locator(`.item[data-id="${saved.id}"] [data-action="connect"]`).click();
+    await page.locator(`.item[data-id="${saved.id}"][data-connected="true"]`).waitFor({ timeout: 20000 });
+    await waitFor(async () => (await page.locator('#fwd .fwd-dot').count()) === 1, { message: 'one fwd dot' });
+    assert.equal(await httpGet(lp), env.target.body);
+    await page.locator(`.item[data-id="${saved.id}"] [data-action="disconnect"]`).click();
+    await page.locator('#fwd').waitFor({ state: 'hidden', timeout: 20000 });
+    await env.checkPage(page);
+  });
 });

@@ -4,7 +4,7 @@
 
 import { describe, before, after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startEnv, freePort, waitFor } from './harness.mjs';
+import { startEnv, freePort, waitFor, httpGet } from './harness.mjs';
 
 let env;
 before(async () => { env = await startEnv(); });
@@ -61,6 +61,35 @@ describe('Settings', () => {
     const opts = await page.locator('#tunnel-form select[name="jump"] option').allTextContents();
     assert.equal(opts[0], 'Inherit from profile');
     assert.ok(opts.some((o) => o.startsWith('outer')) && opts.some((o) => o.startsWith('inner')), opts.join(' | '));
+    await env.checkPage(page);
+  });
+
+  test('a tunnel through a jump host picked in the form connects, and Edit shows the jump', async () => {
+    const jump = await env.agent.api('POST', '/jump-hosts', { name: 'via-self', host: '127.0.0.1', port: env.sshd.port, profile_id: env.profile.id });
+    const page = await env.newPage();
+    await page.goto(`${env.agent.base}/#/tunnels/new`);
+    await page.locator('#tunnel-form').waitFor();
+    const localPort = await freePort();
+    await page.fill('#tunnel-form input[name="name"]', 'Jumped');
+    await page.fill('#tunnel-form input[name="host"]', '127.0.0.1');
+    await page.fill('#tunnel-form input[name="port"]', String(env.sshd.port));
+    await page.selectOption('#tunnel-form select[name="profile_id"]', env.profile.id);
+    await page.selectOption('#tunnel-form select[name="jump"]', `jump:${jump.id}`);
+    await page.fill('#tunnel-form input[name="local_port"]', String(localPort));
+    await page.fill('#tunnel-form input[name="remote_host"]', '127.0.0.1');
+    await page.fill('#tunnel-form input[name="remote_port"]', String(env.target.port));
+    await page.click('#tunnel-form [data-role="submit"]');
+    await page.locator('#tunnel-form').waitFor({ state: 'detached' });
+    const t = await waitFor(async () => (await env.agent.api('GET', '/tunnels')).find((x) => x.name === 'Jumped'), { message: 'tunnel created' });
+    assert.equal(t.jump_host_id, jump.id);
+    assert.equal(t.jump_session_id, null);
+    await page.locator(`#tunnel-table .item[data-id="${t.id}"] [data-action="start"]`).click();
+    await page.waitForSelector(`#tunnel-table .item[data-id="${t.id}"][data-status="connected"]`, { timeout: 20000 });
+    assert.equal(await httpGet(localPort), env.target.body);
+    await page.locator(`#tunnel-table .item[data-id="${t.id}"] [data-action="edit"]`).click();
+    await page.locator(`#tunnel-form[data-id="${t.id}"]`).waitFor();
+    assert.equal(await page.inputValue('#tunnel-form select[name="jump"]'), `jump:${jump.id}`);
+    await env.agent.api('POST', `/tunnels/${t.id}/stop`);
     await env.checkPage(page);
   });
 
