@@ -299,6 +299,7 @@ export async function startEnv({ trustHostKey = true } = {}) {
     await env.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: env.agent.base });
   } catch (e) {
     for (const c of cleanups.reverse()) await c().catch(() => {});
+    if (!process.env.KEEP_TEST_DIRS) fs.rmSync(root, { recursive: true, force: true });
     throw e;
   }
 
