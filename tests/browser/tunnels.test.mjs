@@ -76,7 +76,10 @@ describe('SSH Tunnels form', () => {
       local_port: localPort, remote_host: '127.0.0.1', remote_port: env.target.port,
     });
     await env.screenshot(page, 'settings-form');
+    // The whole form, without the fixed status bar across it.
+    await page.evaluate(() => { document.getElementById('statusbar').style.visibility = 'hidden'; });
     await page.locator('#tunnel-form').screenshot({ path: `${SCREENSHOTS}/settings-form-whole.png` });
+    await page.evaluate(() => { document.getElementById('statusbar').style.visibility = ''; });
     await page.click('#tunnel-form [data-role="submit"]');
     await page.locator('#tunnel-form').waitFor({ state: 'detached' });
     const created = await waitFor(async () => (await env.agent.api('GET', '/tunnels')).find((t) => t.name === 'Web target'), { message: 'tunnel created' });
