@@ -331,14 +331,13 @@ fn rec(row: &str, value: Option<f64>, unit: &str, target: &str, note: &str) {
 /// The first port ≥ `from` with `n` consecutive bindable loopback ports.
 fn free_run(from: u16, n: usize) -> Result<u16> {
     let mut base = from as usize;
-    'outer: while base + n < 65000 {
-        for p in base..base + n {
-            if std::net::TcpListener::bind(("127.0.0.1", p as u16)).is_err() {
-                base = p + 1;
-                continue 'outer;
-            }
+    while base + n < 65000 {
+        let taken = (base..base + n)
+            .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p as u16)).is_err());
+        match taken {
+            Some(p) => base = p + 1,
+            None => return Ok(base as u16),
         }
-        return Ok(base as u16);
     }
     bail!("no run of {n} free ports above {from}")
 }
