@@ -6,10 +6,8 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
-use crate::forward::{current_transport, pipe::pipe, Counters, TransportSlot};
+use crate::forward::{accept_loop, current_transport, pipe::pipe, Counters, TransportSlot};
 
 /// Serves one -L listener until `cancel` fires. Connections run as children of `cancel`.
 pub async fn serve(
@@ -21,50 +19,32 @@ pub async fn serve(
     wait_for_transport: Duration,
     cancel: CancellationToken,
 ) {
-    let tasks = TaskTracker::new();
     let host = Arc::new(host);
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    accept_loop(listener, "local", cancel, |stream, peer, cancel| {
         let mut slot = slot.clone();
         let host = host.clone();
         let counters = counters.clone();
-        let cancel = cancel.child_token();
-        let span = tracing::debug_span!("conn", %peer);
-        tasks.spawn(
-            async move {
-                let _guard = counters.connection();
-                let dest = format!("{host}:{port}");
-                let transport = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    t = current_transport(&mut slot, wait_for_transport, &dest) => t,
-                };
-                let transport = match transport {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::info!("closing client: {e}");
-                        return;
-                    }
-                };
-                match transport.open_direct_tcpip(&host, port, peer).await {
-                    Ok(channel) => {
-                        pipe(stream, channel, &[], &transport, &counters, &cancel).await;
-                    }
-                    Err(e) => tracing::info!("closing client: {e}"),
+        async move {
+            let _guard = counters.connection();
+            let dest = format!("{host}:{port}");
+            let transport = tokio::select! {
+                _ = cancel.cancelled() => return,
+                t = current_transport(&mut slot, wait_for_transport, &dest) => t,
+            };
+            let transport = match transport {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::info!("closing client: {e}");
+                    return;
                 }
+            };
+            match transport.open_direct_tcpip(&host, port, peer).await {
+                Ok(channel) => {
+                    pipe(stream, channel, &[], &transport, &counters, &cancel).await;
+                }
+                Err(e) => tracing::info!("closing client: {e}"),
             }
-            .instrument(span),
-        );
-    }
-    tasks.close();
-    tasks.wait().await;
+        }
+    })
+    .await;
 }

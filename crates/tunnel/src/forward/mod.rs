@@ -10,11 +10,17 @@ pub mod pipe;
 pub mod remote;
 pub mod socks;
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::error::TunnelError;
 use crate::ssh::Transport;
@@ -154,4 +160,36 @@ pub async fn current_transport(
             secs: limit.as_secs(),
         }),
     }
+}
+
+/// Accepts on `listener` until `cancel` fires and runs `serve(stream, peer, token)` for each
+/// client as a tracked task whose token is a child of `cancel`; returns once every client task
+/// has ended. A failed accept (e.g. out of file descriptors) is logged and retried shortly.
+pub(crate) async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    kind: &'static str,
+    cancel: CancellationToken,
+    mut serve: F,
+) where
+    F: FnMut(TcpStream, SocketAddr, CancellationToken) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let tasks = TaskTracker::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = cancel.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let span = tracing::debug_span!("conn", kind, %peer);
+        tasks.spawn(serve(stream, peer, cancel.child_token()).instrument(span));
+    }
+    tasks.close();
+    tasks.wait().await;
 }

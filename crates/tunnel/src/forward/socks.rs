@@ -10,11 +10,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-use tracing::Instrument;
 
 use crate::error::TunnelError;
-use crate::forward::{current_transport, pipe::pipe, Counters, TransportSlot};
+use crate::forward::{accept_loop, current_transport, pipe::pipe, Counters, TransportSlot};
 
 /// How long a client may take to say where it wants to go.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -29,38 +27,20 @@ pub async fn serve(
     wait_for_transport: Duration,
     cancel: CancellationToken,
 ) {
-    let tasks = TaskTracker::new();
     let pending = Arc::new(Semaphore::new(MAX_PENDING_HANDSHAKES));
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = cancel.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!("accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
+    accept_loop(listener, "socks", cancel, |stream, peer, cancel| {
         let slot = slot.clone();
         let counters = counters.clone();
-        let cancel = cancel.child_token();
         let pending = pending.clone();
-        let span = tracing::debug_span!("socks", %peer);
-        tasks.spawn(
-            async move {
-                let _guard = counters.connection();
-                tokio::select! {
-                    _ = cancel.cancelled() => {}
-                    _ = handle(stream, peer, slot, &counters, wait_for_transport, &pending, &cancel) => {}
-                }
+        async move {
+            let _guard = counters.connection();
+            tokio::select! {
+                _ = cancel.cancelled() => {}
+                _ = handle(stream, peer, slot, &counters, wait_for_transport, &pending, &cancel) => {}
             }
-            .instrument(span),
-        );
-    }
-    tasks.close();
-    tasks.wait().await;
+        }
+    })
+    .await;
 }
 
 async fn handle(
