@@ -1063,3 +1063,161 @@ fn no_secret_in_responses_logs_or_database() {
     drop(agent);
     drop(server);
 }
+
+/// A session's sshd dies: its tunnels (no auto-reconnect) end `failed` with the reference's
+/// text; once sshd is back, disconnect + connect brings them up again on a fresh connection.
+/// Connecting a session whose host key is untrusted fails with the fingerprint, pending.
+#[test]
+fn session_survives_sshd_restart_by_reconnecting_and_untrusted_session() {
+    let mut sshd = Sshd::start();
+    let other = Sshd::start();
+    let agent = Agent::start(AgentOpts::trusting(&[&sshd]));
+    let prof = agent.key_profile(&sshd, "k");
+    let events = agent.events();
+    let p0 = free_port();
+    let sid = id_of(&agent.post_ok(
+        "/sessions",
+        json!({"name": "s", "host": "127.0.0.1", "port": sshd.port(), "profile_id": prof,
+               "forwards": [{"forward_type": "dynamic", "local_port": p0}]}),
+        StatusCode::CREATED,
+    ));
+    agent.post_ok(
+        &format!("/sessions/{sid}/connect"),
+        json!({}),
+        StatusCode::OK,
+    );
+    let tid = format!("session:{sid}:0");
+    agent.wait_status(&tid, "connected", T);
+    events.wait_for(T, "session connected event", |e| {
+        e.name == "session" && e.data["id"] == sid.as_str() && e.data["connected"] == true
+    });
+    sshd.kill();
+    let st = agent.wait_status(&tid, "failed", T);
+    assert_eq!(
+        st["last_error"], "Connection lost (auto_reconnect disabled)",
+        "{st}"
+    );
+    testkit::wait_until(T, "session listener torn down", || port_free(p0));
+    sshd.restart();
+    agent.post_ok(
+        &format!("/sessions/{sid}/disconnect"),
+        json!({}),
+        StatusCode::OK,
+    );
+    events.wait_for(T, "session disconnected event", |e| {
+        e.name == "session" && e.data["id"] == sid.as_str() && e.data["connected"] == false
+    });
+    agent.post_ok(
+        &format!("/sessions/{sid}/connect"),
+        json!({}),
+        StatusCode::OK,
+    );
+    agent.wait_status(&tid, "connected", T);
+    assert!(!port_free(p0));
+
+    // A session to a host whose key is not trusted.
+    let prof2 = agent.key_profile(&other, "other");
+    let sid2 = id_of(&agent.post_ok(
+        "/sessions",
+        json!({"name": "untrusted", "host": "127.0.0.1", "port": other.port(), "profile_id": prof2,
+               "forwards": []}),
+        StatusCode::CREATED,
+    ));
+    let (s, v) = agent.post_empty(&format!("/sessions/{sid2}/connect"));
+    let fp = fingerprint_of(&other);
+    assert!(!s.is_success(), "{s} {v}");
+    assert!(Agent::error_of(&v).contains(&fp), "{v}");
+    let (_, kh) = agent.get("/known-hosts");
+    assert_eq!(kh["pending"][0]["fingerprint"], fp.as_str(), "{kh}");
+    let (_, sess) = agent.get(&format!("/sessions/{sid2}"));
+    assert_eq!(sess["connected"], false);
+}
+
+/// PUT on a running tunnel: an invalid body is refused and the tunnel keeps running; a valid
+/// one restarts it with the new definition. Stop of a failed tunnel leaves it disconnected.
+#[test]
+fn put_on_running_tunnel_and_stop_of_failed() {
+    let sshd = Sshd::start();
+    let agent = Agent::start(AgentOpts::trusting(&[&sshd]));
+    let prof = agent.key_profile(&sshd, "k");
+    let echo = echo_server();
+    let port = free_port();
+    let id = agent.local_tunnel(&sshd, &prof, "p", port, echo, json!({}));
+    agent.post_ok(&format!("/tunnels/{id}/start"), json!({}), StatusCode::OK);
+    agent.wait_status(&id, "connected", T);
+    let (_, t) = agent.get(&format!("/tunnels/{id}"));
+    let mut body = json!({});
+    for k in [
+        "name",
+        "host",
+        "port",
+        "profile_id",
+        "forward_type",
+        "local_port",
+        "bind_address",
+        "remote_host",
+        "remote_port",
+        "auto_start",
+        "auto_reconnect",
+        "max_retries",
+    ] {
+        body[k] = t[k].clone();
+    }
+    let mut invalid = body.clone();
+    invalid["bind_address"] = json!("0.0.0.0");
+    let (s, v) = agent.put(&format!("/tunnels/{id}"), invalid);
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(agent.status_of(&id).unwrap()["status"], "connected");
+    echo_roundtrip(lo(port), b"still").unwrap();
+    let port2 = free_port();
+    body["local_port"] = json!(port2);
+    body["name"] = json!("renamed");
+    let (s, v) = agent.put(&format!("/tunnels/{id}"), body);
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["name"], "renamed");
+    let st = agent.wait_tunnel(&id, T, "connected on the new port", |t| {
+        t["status"] == "connected" && t["local_port"] == port2
+    });
+    assert_eq!(st["name"], "renamed");
+    echo_roundtrip(lo(port2), b"moved").unwrap();
+    testkit::wait_until(T, "old port released", || port_free(port));
+
+    let bad = id_of(&agent.post_ok(
+        "/profiles",
+        json!({"name": "nopw", "username": "u", "auth_type": "password"}),
+        StatusCode::CREATED,
+    ));
+    let fid = agent.local_tunnel(&sshd, &bad, "f", free_port(), echo, json!({}));
+    agent.post_ok(&format!("/tunnels/{fid}/start"), json!({}), StatusCode::OK);
+    agent.wait_status(&fid, "failed", T);
+    let (s, v) = agent.post_empty(&format!("/tunnels/{fid}/stop"));
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let st = agent.wait_status(&fid, "disconnected", T);
+    assert_eq!(st["retry_count"], 0, "{st}");
+    // Metrics name the tunnels.
+    let r = agent
+        .http()
+        .get(agent.url("/metrics"))
+        .bearer_auth(&agent.token)
+        .send()
+        .unwrap();
+    let text = r.text().unwrap();
+    assert!(
+        text.contains("portwarden_tunnel_status") && text.contains(&id),
+        "{text}"
+    );
+}
+
+/// The agent's log, redirected to a file, is plain text: no terminal colour codes.
+#[test]
+fn redirected_log_has_no_colour_codes() {
+    let agent = Agent::start_default();
+    let (s, _) = agent.get("/tunnels");
+    assert_eq!(s, StatusCode::OK);
+    let log = agent.log();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(
+        !log.contains('\x1b'),
+        "ANSI escapes in a redirected log: {log:?}"
+    );
+}

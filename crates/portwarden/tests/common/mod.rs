@@ -100,7 +100,8 @@ impl Events {
     }
 }
 
-/// A running `portwarden serve`.
+/// A running `portwarden serve`. Its log is printed when a test panics (or always with
+/// `PW_E2E_PRINT_LOG=1`).
 pub struct Agent {
     dir: TempDir,
     home: TempDir,
@@ -485,7 +486,7 @@ impl Agent {
 impl Drop for Agent {
     fn drop(&mut self) {
         self.kill9();
-        if std::thread::panicking() {
+        if std::thread::panicking() || std::env::var_os("PW_E2E_PRINT_LOG").is_some() {
             eprintln!("--- agent log (tail) ---\n{}", tail(&self.log(), 80));
         }
     }
