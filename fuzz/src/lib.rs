@@ -228,12 +228,18 @@ mod tests {
     }
 
     /// A cheap deterministic stand-in for the fuzzer: mutated seeds and random bytes.
-    /// `PORTWARDEN_FUZZ_ROUNDS` overrides `rounds` (for a longer soak on stable).
+    /// `PORTWARDEN_FUZZ_ROUNDS` overrides `rounds` (for a longer soak on stable);
+    /// `PORTWARDEN_FUZZ_SECONDS` instead runs for that long per target (`scripts/fuzz` without
+    /// nightly), printing how many inputs it tried.
     fn run_random(target: &str, f: fn(&[u8]), rounds: usize) {
+        let budget = std::env::var("PORTWARDEN_FUZZ_SECONDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(|s| std::time::Instant::now() + std::time::Duration::from_secs(s));
         let rounds = std::env::var("PORTWARDEN_FUZZ_ROUNDS")
             .ok()
             .and_then(|r| r.parse().ok())
-            .unwrap_or(rounds);
+            .unwrap_or(if budget.is_some() { usize::MAX } else { rounds });
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("corpus")
             .join(target);
@@ -248,7 +254,12 @@ mod tests {
             x ^= x << 17;
             x
         };
+        let mut tried = 0usize;
         for _ in 0..rounds {
+            if tried % 1024 == 0 && budget.is_some_and(|b| std::time::Instant::now() >= b) {
+                break;
+            }
+            tried += 1;
             let mut input = seeds[next() as usize % seeds.len()].clone();
             for _ in 0..(next() % 8) {
                 let r = next();
@@ -272,6 +283,9 @@ mod tests {
                 }
             }
             f(&input);
+        }
+        if budget.is_some() {
+            eprintln!("{target}: {tried} mutated inputs, no failure");
         }
     }
 
