@@ -324,10 +324,20 @@ impl Supervisor {
 
     fn item(&self, id: &str, meta: &Meta, runtime: Runtime) -> StatusItem {
         let f = &meta.fields;
+        // A remote forward with port 0 shows the port the server chose, as GET /tunnels does.
+        let spec = match (f.remote_port, runtime.allocated_port) {
+            (Some(0), Some(p)) => crate::model::format_spec(
+                f.forward_type,
+                f.local_port,
+                f.remote_host.as_deref(),
+                Some(p),
+            ),
+            _ => f.spec(),
+        };
         StatusItem {
             id: id.to_string(),
             name: meta.name.clone(),
-            spec: f.spec(),
+            spec,
             host: f.host.clone(),
             port: f.port,
             forward_type: f.forward_type,
@@ -640,6 +650,11 @@ impl Supervisor {
             }
         }
         n
+    }
+
+    /// How many keepers (persistent and session tunnels) are running now.
+    pub fn running_count(&self) -> usize {
+        self.inner.running.lock().expect("running lock").len()
     }
 
     /// The runtime of one tunnel.
