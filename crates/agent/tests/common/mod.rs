@@ -149,11 +149,13 @@ impl Harness {
         r.json()["id"].as_str().unwrap().to_string()
     }
 
+    /// A local tunnel whose SSH server is a loopback port with nothing listening: starting it
+    /// really runs the supervisor, and every attempt stays on this machine.
     pub async fn tunnel(&self, profile: &str, name: &str, local_port: u16) -> String {
         let r = self
             .post(
                 "/tunnels",
-                json!({"name": name, "host": "bastion.example.net", "profile_id": profile,
+                json!({"name": name, "host": "127.0.0.1", "port": closed_port(), "profile_id": profile,
                        "forward_type": "local", "local_port": local_port,
                        "remote_host": "10.0.0.5", "remote_port": 443}),
             )
@@ -161,6 +163,22 @@ impl Harness {
         assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
         r.json()["id"].as_str().unwrap().to_string()
     }
+}
+
+/// A loopback port with nothing listening (bound to port 0, then released).
+pub fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// `body` with its SSH server moved to a closed loopback port, for tests that start it (the
+/// reference's own bodies name hosts that must never be contacted from a test).
+pub fn on_loopback(mut body: Value) -> Value {
+    body["host"] = json!("127.0.0.1");
+    body["port"] = json!(closed_port());
+    body
 }
 
 /// The reference's POST /tunnels body (local).
