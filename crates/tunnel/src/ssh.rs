@@ -462,22 +462,54 @@ impl Transport {
     }
 }
 
-/// The health monitor of one transport: a session-channel probe every `interval`.
+/// How often the probe loop wakes to look for a clock gap (never more often than it probes).
+const PROBE_TICK: Duration = Duration::from_secs(1);
+
+/// True when a loop that slept for `tick` saw much more time pass on either clock: the process
+/// was suspended (the machine slept: wall-clock time moved on, the monotonic clock did not) or
+/// frozen (SIGSTOP, a VM pause: both moved on), or the wall clock was set. After such a gap the
+/// network under the transport may be gone (new Wi-Fi, expired NAT state), so it is probed at
+/// once instead of at the end of a full interval.
+pub(crate) fn clock_gap(tick: Duration, monotonic: Duration, wall: Duration) -> bool {
+    let limit = tick * 2 + Duration::from_secs(1);
+    monotonic > limit || wall > limit
+}
+
+/// The health monitor of one transport: a session-channel probe every `interval`, and at once
+/// after a clock gap ([`clock_gap`], checked every [`PROBE_TICK`]).
 fn spawn_probe(transport: &Arc<Transport>, interval: Duration, timeout: Duration) {
     let weak = Arc::downgrade(transport);
     let closed = transport.closed.clone();
     tokio::spawn(async move {
+        let tick = interval.min(PROBE_TICK);
+        let mut last_probe = tokio::time::Instant::now();
+        let (mut mono, mut wall) = (last_probe, std::time::SystemTime::now());
         loop {
             tokio::select! {
                 _ = closed.cancelled() => return,
-                _ = tokio::time::sleep(interval) => {}
+                _ = tokio::time::sleep(tick) => {}
+            }
+            let (now, now_wall) = (tokio::time::Instant::now(), std::time::SystemTime::now());
+            // A wall clock set backwards counts as a gap too.
+            let wall_step = now_wall
+                .duration_since(wall)
+                .unwrap_or_else(|e| e.duration());
+            let gap = clock_gap(tick, now - mono, wall_step);
+            (mono, wall) = (now, now_wall);
+            if !gap && now - last_probe < interval {
+                continue;
             }
             let Some(t) = weak.upgrade() else { return };
+            if gap {
+                tracing::info!(target = %t.target, "clock gap (suspend or freeze): probing now");
+            }
             if let Err(e) = t.probe(timeout).await {
                 tracing::warn!(target = %t.target, "{e}; declaring the connection dead");
                 t.mark_dead();
                 return;
             }
+            last_probe = tokio::time::Instant::now();
+            mono = last_probe;
         }
     });
 }
@@ -650,4 +682,33 @@ fn is_encrypted_openssh(text: &str) -> bool {
     russh::keys::ssh_key::PrivateKey::from_openssh(text)
         .map(|k| k.is_encrypted())
         .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod probe_tests {
+    use super::clock_gap;
+    use std::time::Duration;
+
+    #[test]
+    fn clock_gap_table() {
+        let s = Duration::from_secs;
+        let ms = Duration::from_millis;
+        // (tick, monotonic elapsed, wall elapsed, gap?)
+        let cases = [
+            (s(1), s(1), s(1), false),          // on time
+            (s(1), ms(2900), ms(2900), false),  // a busy machine woke late: not a gap
+            (s(1), s(5), s(5), true),           // frozen (SIGSTOP): both clocks moved on
+            (s(1), s(1), s(3600), true),        // suspended: only the wall clock moved on
+            (s(1), s(1), s(0), false),          // wall clock barely moved (coarse clock)
+            (ms(200), ms(200), ms(1500), true), // short tick, wall jump
+            (ms(200), ms(900), ms(900), false), // short tick, a little late
+        ];
+        for (tick, mono, wall, want) in cases {
+            assert_eq!(
+                clock_gap(tick, mono, wall),
+                want,
+                "{tick:?} {mono:?} {wall:?}"
+            );
+        }
+    }
 }
