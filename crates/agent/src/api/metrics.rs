@@ -1,8 +1,9 @@
 //! `GET /metrics` — Prometheus text exposition from the supervisor's snapshot.
 //!
 //! Owns: metric names and labels (`portwarden_tunnel_status`, `_bytes_in_total`,
-//! `_bytes_out_total`, `_active_connections`, `_reconnects_total`). Must not touch: counting
-//! (the supervisor's).
+//! `_bytes_out_total`, `_active_connections`, `_reconnects_total`; the agent-wide gauges
+//! `portwarden_tasks`, `portwarden_keepers`, `portwarden_pooled_transports`). Must not touch:
+//! counting (the supervisor's and the runtime's).
 
 use std::fmt::Write;
 
@@ -19,9 +20,39 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// Agent-wide gauges: leak checks compare them before and after a load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AgentGauges {
+    /// Tasks alive in the agent's tokio runtime (every keeper, connection, probe, request).
+    pub tasks: usize,
+    /// Keepers running (persistent and session tunnels).
+    pub keepers: usize,
+    /// Transports held by the pool.
+    pub pooled_transports: usize,
+}
+
 /// Renders the exposition text.
-pub fn render(items: &[StatusItem]) -> String {
+pub fn render(items: &[StatusItem], gauges: AgentGauges) -> String {
     let mut out = String::new();
+    for (name, help, v) in [
+        (
+            "portwarden_tasks",
+            "Tasks alive in the agent's async runtime.",
+            gauges.tasks,
+        ),
+        (
+            "portwarden_keepers",
+            "Tunnel keepers running.",
+            gauges.keepers,
+        ),
+        (
+            "portwarden_pooled_transports",
+            "SSH transports held by the pool.",
+            gauges.pooled_transports,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
     let labels = |i: &StatusItem| {
         format!(
             "id=\"{}\",name=\"{}\",kind=\"{}\"",
@@ -88,12 +119,20 @@ pub fn render(items: &[StatusItem]) -> String {
 #[utoipa::path(get, path = "/metrics", tag = "agent",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let items = state.supervisor().snapshot().await;
+    let sup = state.supervisor();
+    let items = sup.snapshot().await;
+    let gauges = AgentGauges {
+        tasks: tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks(),
+        keepers: sup.running_count(),
+        pooled_transports: sup.pool().len(),
+    };
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        render(&items),
+        render(&items, gauges),
     )
 }
