@@ -193,7 +193,7 @@ pub async fn trust(
 
 /// Forget the agent's keys for a host (the user's `~/.ssh/known_hosts` is never written).
 #[utoipa::path(delete, path = "/known-hosts", tag = "known-hosts", params(ForgetQuery),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn forget(
     State(state): State<AppState>,
     ApiQuery(q): ApiQuery<ForgetQuery>,
