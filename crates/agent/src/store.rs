@@ -277,6 +277,12 @@ impl Store {
         if existing_len > 0 {
             preflight(&path)?;
         }
+        // Owner-only, like the other files of the data dir (SQLite gives its -wal and -shm
+        // files the database file's mode).
+        private_file(&path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let conn = Connection::open_with_flags(
             &path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -1236,6 +1242,17 @@ fn session_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         created_at: r.get(7)?,
         updated_at: r.get(8)?,
     })
+}
+
+/// Creates `path` (empty) if missing and makes it 0600.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 #[cfg(test)]
