@@ -17,7 +17,7 @@ mod wait;
 
 pub use agent::SshAgent;
 pub use keys::{generate_key, KeyFormat, KeyKind};
-pub use net::{echo_server, free_port, refused_addr, sink_server};
+pub use net::{echo_server, free_port, raise_nofile_limit, refused_addr, sink_server};
 pub use password_server::{PasswordServer, PASSWORD, PASSWORD_USER};
 pub use sshd::{Sshd, SshdOptions};
 pub use wait::wait_until;

@@ -79,3 +79,21 @@ where
     });
     (addr, handle)
 }
+
+/// Raises this process's soft `RLIMIT_NOFILE` to at least `want` (capped by the hard limit) and
+/// returns the soft limit now in force. Children started afterwards (sshd, the agent) inherit
+/// it. For load tests that hold thousands of sockets.
+pub fn raise_nofile_limit(want: u64) -> u64 {
+    use nix::sys::resource::{getrlimit, setrlimit, Resource};
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return 0;
+    };
+    let target = want.min(hard);
+    if soft >= target {
+        return soft;
+    }
+    match setrlimit(Resource::RLIMIT_NOFILE, target, hard) {
+        Ok(()) => target,
+        Err(_) => soft,
+    }
+}
