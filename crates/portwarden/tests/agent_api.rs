@@ -1065,7 +1065,8 @@ fn no_secret_in_responses_logs_or_database() {
 }
 
 /// A session's sshd dies: its tunnels (no auto-reconnect) end `failed` with the reference's
-/// text; once sshd is back, disconnect + connect brings them up again on a fresh connection.
+/// text and the session reports itself disconnected; once sshd is back, connecting again brings
+/// them up on a fresh connection.
 /// Connecting a session whose host key is untrusted fails with the fingerprint, pending.
 #[test]
 fn session_survives_sshd_restart_by_reconnecting_and_untrusted_session() {
@@ -1098,6 +1099,11 @@ fn session_survives_sshd_restart_by_reconnecting_and_untrusted_session() {
         "{st}"
     );
     testkit::wait_until(T, "session listener torn down", || port_free(p0));
+    // The session itself says it is no longer connected.
+    events.wait_for(T, "session disconnected event after the loss", |e| {
+        e.name == "session" && e.data["id"] == sid.as_str() && e.data["connected"] == false
+    });
+    assert_eq!(agent.get(&format!("/sessions/{sid}")).1["connected"], false);
     sshd.restart();
     agent.post_ok(
         &format!("/sessions/{sid}/disconnect"),

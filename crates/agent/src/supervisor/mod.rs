@@ -752,11 +752,13 @@ impl Supervisor {
             }
             SupervisorError::Connect(e.to_string())
         })?;
+        let transport = lease.transport().clone();
         self.inner
             .sessions
             .lock()
             .expect("sessions lock")
             .insert(id.to_string(), (f.name.clone(), lease));
+        self.watch_session(id.to_string(), transport);
         for (n, fwd) in f.forwards.iter().enumerate().filter(|(_, fw)| fw.enabled) {
             let fields = TunnelFields {
                 name: format!("Session forward :{}", fwd.local_port),
@@ -799,6 +801,36 @@ impl Supervisor {
             connected: true,
         }));
         Ok(())
+    }
+
+    /// A session whose SSH connection dies is no longer connected: its forwards have failed
+    /// (they do not reconnect, as the reference says), and the session says so too.
+    fn watch_session(&self, id: String, transport: Arc<tunnel::Transport>) {
+        let sup = self.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = transport.closed() => {}
+                _ = sup.inner.cancel.cancelled() => return,
+            }
+            let removed = {
+                let mut sessions = sup.inner.sessions.lock().expect("sessions lock");
+                let same = sessions
+                    .get(&id)
+                    .is_some_and(|(_, lease)| Arc::ptr_eq(lease.transport(), &transport));
+                if same {
+                    sessions.remove(&id)
+                } else {
+                    None
+                }
+            };
+            if removed.is_some() {
+                tracing::warn!(session = %id, "session connection lost");
+                let _ = sup.inner.events.send(Event::Session(SessionEvent {
+                    id,
+                    connected: false,
+                }));
+            }
+        });
     }
 
     /// Disconnects a session and stops its forwards (a disconnected one is fine).
