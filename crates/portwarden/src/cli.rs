@@ -503,34 +503,28 @@ async fn agent_command(c: &Client, cmd: Command, json_out: bool) -> Result<()> {
         }
         Command::Tunnel(t) => match t {
             TunnelCmd::Ls => {
-                let list = c.get("/tunnels").await?;
-                if json_out {
-                    output::json(&list);
-                } else {
-                    let rows: Vec<Vec<String>> = list
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .map(|t| {
-                                    vec![
-                                        output::dot(&str_of(t, "status")),
-                                        str_of(t, "id"),
-                                        str_of(t, "name"),
-                                        str_of(t, "spec"),
-                                        format!("{}:{}", str_of(t, "host"), str_of(t, "port")),
-                                        str_of(t, "status"),
-                                        if t["auto_start"] == true {
-                                            "auto-start".into()
-                                        } else {
-                                            String::new()
-                                        },
-                                    ]
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    output::table(&["", "ID", "NAME", "SPEC", "SSH", "STATUS", ""], &rows);
-                }
+                list(
+                    c,
+                    "/tunnels",
+                    json_out,
+                    &["", "ID", "NAME", "SPEC", "SSH", "STATUS", ""],
+                    |t| {
+                        vec![
+                            output::dot(&str_of(t, "status")),
+                            str_of(t, "id"),
+                            str_of(t, "name"),
+                            str_of(t, "spec"),
+                            format!("{}:{}", str_of(t, "host"), str_of(t, "port")),
+                            str_of(t, "status"),
+                            if t["auto_start"] == true {
+                                "auto-start".into()
+                            } else {
+                                String::new()
+                            },
+                        ]
+                    },
+                )
+                .await?;
             }
             TunnelCmd::Add { name, fields } => {
                 let mut body = json!({ "name": name });
@@ -568,13 +562,7 @@ async fn agent_command(c: &Client, cmd: Command, json_out: bool) -> Result<()> {
                     println!("updated {} ({})", str_of(&t, "name"), str_of(&t, "spec"));
                 }
             }
-            TunnelCmd::Rm { tunnel } => {
-                let t = c.resolve("/tunnels", &tunnel).await?;
-                c.delete(&format!("/tunnels/{}", str_of(&t, "id"))).await?;
-                if !json_out {
-                    println!("deleted {}", str_of(&t, "name"));
-                }
-            }
+            TunnelCmd::Rm { tunnel } => remove(c, "/tunnels", &tunnel, json_out).await?,
             TunnelCmd::Start { tunnel } => tunnel_action(c, &tunnel, "start", json_out).await?,
             TunnelCmd::Stop { tunnel } => tunnel_action(c, &tunnel, "stop", json_out).await?,
             TunnelCmd::Reconnect { tunnel } => {
@@ -583,33 +571,27 @@ async fn agent_command(c: &Client, cmd: Command, json_out: bool) -> Result<()> {
         },
         Command::Profile(p) => match p {
             ProfileCmd::Ls => {
-                let list = c.get("/profiles").await?;
-                if json_out {
-                    output::json(&list);
-                } else {
-                    let rows: Vec<Vec<String>> = list
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .map(|p| {
-                                    vec![
-                                        str_of(p, "id"),
-                                        str_of(p, "name"),
-                                        str_of(p, "username"),
-                                        str_of(p, "auth_type"),
-                                        str_of(p, "key_path"),
-                                        if p["has_password"] == true {
-                                            "password set".into()
-                                        } else {
-                                            String::new()
-                                        },
-                                    ]
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    output::table(&["ID", "NAME", "USER", "AUTH", "KEY", ""], &rows);
-                }
+                list(
+                    c,
+                    "/profiles",
+                    json_out,
+                    &["ID", "NAME", "USER", "AUTH", "KEY", ""],
+                    |p| {
+                        vec![
+                            str_of(p, "id"),
+                            str_of(p, "name"),
+                            str_of(p, "username"),
+                            str_of(p, "auth_type"),
+                            str_of(p, "key_path"),
+                            if p["has_password"] == true {
+                                "password set".into()
+                            } else {
+                                String::new()
+                            },
+                        ]
+                    },
+                )
+                .await?;
             }
             ProfileCmd::Add { name, fields } => {
                 let mut body = json!({ "name": name });
@@ -649,38 +631,26 @@ async fn agent_command(c: &Client, cmd: Command, json_out: bool) -> Result<()> {
                     println!("updated {}", str_of(&p, "name"));
                 }
             }
-            ProfileCmd::Rm { profile } => {
-                let p = c.resolve("/profiles", &profile).await?;
-                c.delete(&format!("/profiles/{}", str_of(&p, "id"))).await?;
-                if !json_out {
-                    println!("deleted {}", str_of(&p, "name"));
-                }
-            }
+            ProfileCmd::Rm { profile } => remove(c, "/profiles", &profile, json_out).await?,
         },
         Command::Jump(j) => match j {
             JumpCmd::Ls => {
-                let list = c.get("/jump-hosts").await?;
-                if json_out {
-                    output::json(&list);
-                } else {
-                    let rows: Vec<Vec<String>> = list
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .map(|j| {
-                                    vec![
-                                        str_of(j, "id"),
-                                        str_of(j, "name"),
-                                        format!("{}:{}", str_of(j, "host"), str_of(j, "port")),
-                                        str_of(j, "profile_id"),
-                                        str_of(j, "jump_host_id"),
-                                    ]
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    output::table(&["ID", "NAME", "SSH", "PROFILE", "VIA"], &rows);
-                }
+                list(
+                    c,
+                    "/jump-hosts",
+                    json_out,
+                    &["ID", "NAME", "SSH", "PROFILE", "VIA"],
+                    |j| {
+                        vec![
+                            str_of(j, "id"),
+                            str_of(j, "name"),
+                            format!("{}:{}", str_of(j, "host"), str_of(j, "port")),
+                            str_of(j, "profile_id"),
+                            str_of(j, "jump_host_id"),
+                        ]
+                    },
+                )
+                .await?;
             }
             JumpCmd::Add {
                 name,
@@ -701,47 +671,34 @@ async fn agent_command(c: &Client, cmd: Command, json_out: bool) -> Result<()> {
                     println!("created {} {}", str_of(&j, "id"), str_of(&j, "name"));
                 }
             }
-            JumpCmd::Rm { jump } => {
-                let j = c.resolve("/jump-hosts", &jump).await?;
-                c.delete(&format!("/jump-hosts/{}", str_of(&j, "id")))
-                    .await?;
-                if !json_out {
-                    println!("deleted {}", str_of(&j, "name"));
-                }
-            }
+            JumpCmd::Rm { jump } => remove(c, "/jump-hosts", &jump, json_out).await?,
         },
         Command::Session(s) => match s {
             SessionCmd::Ls => {
-                let list = c.get("/sessions").await?;
-                if json_out {
-                    output::json(&list);
-                } else {
-                    let rows: Vec<Vec<String>> = list
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .map(|s| {
-                                    vec![
-                                        str_of(s, "id"),
-                                        str_of(s, "name"),
-                                        format!("{}:{}", str_of(s, "host"), str_of(s, "port")),
-                                        s["forwards"]
-                                            .as_array()
-                                            .map(|f| f.len())
-                                            .unwrap_or(0)
-                                            .to_string(),
-                                        if s["connected"] == true {
-                                            "connected".into()
-                                        } else {
-                                            "disconnected".into()
-                                        },
-                                    ]
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    output::table(&["ID", "NAME", "SSH", "FORWARDS", "STATE"], &rows);
-                }
+                list(
+                    c,
+                    "/sessions",
+                    json_out,
+                    &["ID", "NAME", "SSH", "FORWARDS", "STATE"],
+                    |s| {
+                        vec![
+                            str_of(s, "id"),
+                            str_of(s, "name"),
+                            format!("{}:{}", str_of(s, "host"), str_of(s, "port")),
+                            s["forwards"]
+                                .as_array()
+                                .map(|f| f.len())
+                                .unwrap_or(0)
+                                .to_string(),
+                            if s["connected"] == true {
+                                "connected".into()
+                            } else {
+                                "disconnected".into()
+                            },
+                        ]
+                    },
+                )
+                .await?;
             }
             SessionCmd::Add {
                 name,
@@ -768,13 +725,7 @@ async fn agent_command(c: &Client, cmd: Command, json_out: bool) -> Result<()> {
                     println!("created {} {}", str_of(&s, "id"), str_of(&s, "name"));
                 }
             }
-            SessionCmd::Rm { session } => {
-                let s = c.resolve("/sessions", &session).await?;
-                c.delete(&format!("/sessions/{}", str_of(&s, "id"))).await?;
-                if !json_out {
-                    println!("deleted {}", str_of(&s, "name"));
-                }
-            }
+            SessionCmd::Rm { session } => remove(c, "/sessions", &session, json_out).await?,
             SessionCmd::Connect { session } => {
                 let s = c.resolve("/sessions", &session).await?;
                 let r = c
@@ -853,6 +804,38 @@ async fn agent_command(c: &Client, cmd: Command, json_out: bool) -> Result<()> {
             }
         },
         Command::Serve(_) | Command::Forward(_) => unreachable!("handled by dispatch"),
+    }
+    Ok(())
+}
+
+/// Prints a collection as a table (or JSON).
+async fn list(
+    c: &Client,
+    path: &str,
+    json_out: bool,
+    header: &[&str],
+    row: impl Fn(&Value) -> Vec<String>,
+) -> Result<()> {
+    let items = c.get(path).await?;
+    if json_out {
+        output::json(&items);
+    } else {
+        let rows: Vec<Vec<String>> = items
+            .as_array()
+            .map(|a| a.iter().map(&row).collect())
+            .unwrap_or_default();
+        output::table(header, &rows);
+    }
+    Ok(())
+}
+
+/// Deletes an object of a collection found by id or name.
+async fn remove(c: &Client, collection: &str, id_or_name: &str, json_out: bool) -> Result<()> {
+    let v = c.resolve(collection, id_or_name).await?;
+    c.delete(&format!("{collection}/{}", str_of(&v, "id")))
+        .await?;
+    if !json_out {
+        println!("deleted {}", str_of(&v, "name"));
     }
     Ok(())
 }
