@@ -7,13 +7,59 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-/// Binds `127.0.0.1:0` and returns its port, then releases it. For places that need a number
-/// (e.g. a tunnel's `local_port`); callers accept the small race that someone else takes it.
+/// A loopback port that was free a moment ago, for places that need a number (e.g. a tunnel's
+/// `local_port`); callers accept the small race that someone else takes it.
+///
+/// Ports come from below the kernel's ephemeral range (`ip_local_port_range`), so the many
+/// outgoing connections of a load test can never grab a port a test is about to listen on, and
+/// one process never gets the same port twice (a counter walks the range from a random start).
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let (low, high) = listen_range();
+    let span = u32::from(high - low);
+    let _ = NEXT.compare_exchange(
+        0,
+        1 + random_u32() % span,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..span {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = low + (n % span) as u16;
+        if StdListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
+    // Everything below the ephemeral range is taken: let the kernel choose.
     StdListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or_else(|e| panic!("cannot bind 127.0.0.1:0: {e}"))
+}
+
+/// The ports `free_port` hands out: from 10000 up to the start of the ephemeral range.
+fn listen_range() -> (u16, u16) {
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|p| p.parse::<u16>().ok())
+        })
+        .unwrap_or(32768);
+    if ephemeral_low > 12000 {
+        (10000, ephemeral_low)
+    } else {
+        (ephemeral_low.saturating_sub(2000).max(1024), ephemeral_low)
+    }
+}
+
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.finish() as u32
 }
 
 /// A loopback address with nothing listening (bound to port 0, address taken, socket dropped):
