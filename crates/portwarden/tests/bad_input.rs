@@ -255,15 +255,7 @@ fn garbage_and_slowloris_clients_do_not_hurt_good_ones() {
     let lport = testkit::free_port();
     let lid = agent.local_tunnel(&sshd, &prof, "L", lport, echo, json!({}));
     let dport = testkit::free_port();
-    let did = agent.post_ok(
-        "/tunnels",
-        json!({"name": "D", "host": "127.0.0.1", "port": sshd.port(), "profile_id": prof,
-               "forward_type": "dynamic", "local_port": dport}),
-        StatusCode::CREATED,
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let did = agent.socks_tunnel(&sshd, &prof, "D", dport);
     for id in [&lid, &did] {
         let (s, v) = agent.post_empty(&format!("/tunnels/{id}/start"));
         assert_eq!(s, StatusCode::OK, "{v}");

@@ -134,15 +134,7 @@ fn thousand_socks_connections_while_fifty_tunnels_churn_and_nothing_leaks() {
     let prof = agent.key_profile(&sshd, "k");
     let echo = echo_server();
     let dport = testkit::free_port();
-    let did = agent.post_ok(
-        "/tunnels",
-        json!({"name": "socks", "host": "127.0.0.1", "port": sshd.port(), "profile_id": prof,
-               "forward_type": "dynamic", "local_port": dport}),
-        StatusCode::CREATED,
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let did = agent.socks_tunnel(&sshd, &prof, "socks", dport);
     let churn: Vec<String> = (0..CHURN)
         .map(|i| {
             agent.local_tunnel(

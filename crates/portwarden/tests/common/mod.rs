@@ -481,6 +481,18 @@ impl Agent {
         let v = self.post_ok("/tunnels", body, StatusCode::CREATED);
         v["id"].as_str().expect("tunnel id").to_string()
     }
+
+    /// Creates a dynamic (SOCKS) tunnel on `127.0.0.1:local_port` through `sshd`; returns the id.
+    pub fn socks_tunnel(&self, sshd: &Sshd, profile: &str, name: &str, local_port: u16) -> String {
+        self.local_tunnel_raw(json!({
+            "name": name,
+            "host": "127.0.0.1",
+            "port": sshd.port(),
+            "profile_id": profile,
+            "forward_type": "dynamic",
+            "local_port": local_port,
+        }))
+    }
 }
 
 impl Drop for Agent {
