@@ -372,6 +372,35 @@ impl Store {
         f(&conn)
     }
 
+    /// Every row of `select`, oldest first.
+    fn all_rows<T>(
+        &self,
+        c: &Connection,
+        select: &str,
+        row: fn(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> SResult<Vec<T>> {
+        let mut st = c
+            .prepare(&format!("{select} ORDER BY created_at, id"))
+            .map_err(self.sq())?;
+        let rows = st.query_map([], row).map_err(self.sq())?;
+        rows.collect::<Result<_, _>>().map_err(self.sq())
+    }
+
+    /// The row of `select` with this id, or `NotFound` naming the kind.
+    fn one_row<T>(
+        &self,
+        c: &Connection,
+        select: &str,
+        row: fn(&Row<'_>) -> rusqlite::Result<T>,
+        kind: Kind,
+        id: &str,
+    ) -> SResult<T> {
+        c.query_row(&format!("{select} WHERE id = ?1"), [id], row)
+            .optional()
+            .map_err(self.sq())?
+            .ok_or_else(|| not_found(kind, id))
+    }
+
     // -----------------------------------------------------------------------------------------
     // references
 
@@ -521,23 +550,12 @@ impl Store {
 
     /// Every tunnel, oldest first.
     pub fn list_tunnels(&self) -> SResult<Vec<Tunnel>> {
-        self.read(|c| {
-            let mut st = c
-                .prepare(&format!("{TUNNEL_SELECT} ORDER BY created_at, id"))
-                .map_err(self.sq())?;
-            let rows = st.query_map([], tunnel_row).map_err(self.sq())?;
-            rows.collect::<Result<_, _>>().map_err(self.sq())
-        })
+        self.read(|c| self.all_rows(c, TUNNEL_SELECT, tunnel_row))
     }
 
     /// One tunnel.
     pub fn get_tunnel(&self, id: &str) -> SResult<Tunnel> {
-        self.read(|c| {
-            c.query_row(&format!("{TUNNEL_SELECT} WHERE id = ?1"), [id], tunnel_row)
-                .optional()
-                .map_err(self.sq())?
-                .ok_or_else(|| not_found(Kind::Tunnel, id))
-        })
+        self.read(|c| self.one_row(c, TUNNEL_SELECT, tunnel_row, Kind::Tunnel, id))
     }
 
     /// Saves a new tunnel.
@@ -633,27 +651,12 @@ impl Store {
 
     /// Every profile, oldest first (without secrets).
     pub fn list_profiles(&self) -> SResult<Vec<Profile>> {
-        self.read(|c| {
-            let mut st = c
-                .prepare(&format!("{PROFILE_SELECT} ORDER BY created_at, id"))
-                .map_err(self.sq())?;
-            let rows = st.query_map([], profile_row).map_err(self.sq())?;
-            rows.collect::<Result<_, _>>().map_err(self.sq())
-        })
+        self.read(|c| self.all_rows(c, PROFILE_SELECT, profile_row))
     }
 
     /// One profile (without secrets).
     pub fn get_profile(&self, id: &str) -> SResult<Profile> {
-        self.read(|c| {
-            c.query_row(
-                &format!("{PROFILE_SELECT} WHERE id = ?1"),
-                [id],
-                profile_row,
-            )
-            .optional()
-            .map_err(self.sq())?
-            .ok_or_else(|| not_found(Kind::Profile, id))
-        })
+        self.read(|c| self.one_row(c, PROFILE_SELECT, profile_row, Kind::Profile, id))
     }
 
     /// A profile's decrypted secrets (for the supervisor only).
@@ -798,23 +801,12 @@ impl Store {
 
     /// Every jump host, oldest first.
     pub fn list_jump_hosts(&self) -> SResult<Vec<JumpHost>> {
-        self.read(|c| {
-            let mut st = c
-                .prepare(&format!("{JUMP_SELECT} ORDER BY created_at, id"))
-                .map_err(self.sq())?;
-            let rows = st.query_map([], jump_row).map_err(self.sq())?;
-            rows.collect::<Result<_, _>>().map_err(self.sq())
-        })
+        self.read(|c| self.all_rows(c, JUMP_SELECT, jump_row))
     }
 
     /// One jump host.
     pub fn get_jump_host(&self, id: &str) -> SResult<JumpHost> {
-        self.read(|c| {
-            c.query_row(&format!("{JUMP_SELECT} WHERE id = ?1"), [id], jump_row)
-                .optional()
-                .map_err(self.sq())?
-                .ok_or_else(|| not_found(Kind::JumpHost, id))
-        })
+        self.read(|c| self.one_row(c, JUMP_SELECT, jump_row, Kind::JumpHost, id))
     }
 
     /// The chain of hops to reach through `id`, outermost (first to connect) first, ending with
@@ -918,14 +910,7 @@ impl Store {
     /// Every session with its forwards, oldest first (`connected` is false; the API fills it).
     pub fn list_sessions(&self) -> SResult<Vec<Session>> {
         self.read(|c| {
-            let mut st = c
-                .prepare(&format!("{SESSION_SELECT} ORDER BY created_at, id"))
-                .map_err(self.sq())?;
-            let rows: Vec<Session> = st
-                .query_map([], session_row)
-                .map_err(self.sq())?
-                .collect::<Result<_, _>>()
-                .map_err(self.sq())?;
+            let rows = self.all_rows(c, SESSION_SELECT, session_row)?;
             rows.into_iter()
                 .map(|s| self.session_with_forwards(c, s))
                 .collect()
@@ -935,15 +920,7 @@ impl Store {
     /// One session with its forwards.
     pub fn get_session(&self, id: &str) -> SResult<Session> {
         self.read(|c| {
-            let s = c
-                .query_row(
-                    &format!("{SESSION_SELECT} WHERE id = ?1"),
-                    [id],
-                    session_row,
-                )
-                .optional()
-                .map_err(self.sq())?
-                .ok_or_else(|| not_found(Kind::Session, id))?;
+            let s = self.one_row(c, SESSION_SELECT, session_row, Kind::Session, id)?;
             self.session_with_forwards(c, s)
         })
     }
