@@ -136,8 +136,13 @@ pub struct Destination {
 }
 
 impl fmt::Display for Destination {
-    /// `[user@]host[:port]`, a host containing `:` (IPv6) bracketed; parses back to itself.
+    /// `[user@]host[:port]`, a host containing `:` (IPv6) bracketed; parses back to itself,
+    /// also inside a jump list (a lone host named `none` is written `ssh://none`, since `-J none`
+    /// means "no jump").
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.user.is_none() && self.port.is_none() && self.host == "none" {
+            return f.write_str("ssh://none");
+        }
         if let Some(u) = &self.user {
             write!(f, "{u}@")?;
         }
@@ -820,6 +825,18 @@ mod tests {
                 "{input}"
             );
         }
+    }
+
+    #[test]
+    fn a_jump_host_named_none_survives_printing() {
+        // Found by the fuzzer: `-J none` means no jump, so the host `none` prints as ssh://none.
+        let list = parse_jump_list("ssh://none").unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].to_string(), "ssh://none");
+        assert_eq!(parse_jump_list(&list[0].to_string()).unwrap(), list);
+        assert_eq!(parse_jump_list("none").unwrap(), vec![]);
+        let with_user = parse_destination("me@none").unwrap();
+        assert_eq!(with_user.to_string(), "me@none");
     }
 
     #[test]
