@@ -94,6 +94,28 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// A temp dir holding a known_hosts file that trusts each of `servers`.
+fn trusting(servers: &[&Sshd]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let kh = dir.path().join("known_hosts");
+    std::fs::write(&kh, "").unwrap();
+    for s in servers {
+        s.write_known_hosts(&kh);
+    }
+    (dir, kh)
+}
+
+/// Runs `portwarden forward ARGS` to completion (for the cases that must exit by themselves).
+fn run_to_end(args: &[String]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("forward")
+        .args(args)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn base_args(sshd: &Sshd, known_hosts: &std::path::Path) -> Vec<String> {
     vec![
         "-i".into(),
@@ -133,9 +155,7 @@ fn roundtrip(port: u16, msg: &[u8]) -> Vec<u8> {
 #[test]
 fn local_forward_survives_sshd_restart_and_stops_on_sigterm() {
     let mut sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let kh = dir.path().join("known_hosts");
-    sshd.write_known_hosts(&kh);
+    let (_dir, kh) = trusting(&[&sshd]);
     let target = echo();
     let local = free_port();
     let mut args = base_args(&sshd, &kh);
@@ -162,9 +182,7 @@ fn local_forward_survives_sshd_restart_and_stops_on_sigterm() {
 #[test]
 fn remote_forward_prints_the_allocated_port() {
     let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let kh = dir.path().join("known_hosts");
-    sshd.write_known_hosts(&kh);
+    let (_dir, kh) = trusting(&[&sshd]);
     let target = echo();
     let mut args = base_args(&sshd, &kh);
     args.extend(["-R".into(), format!("0:127.0.0.1:{target}")]);
@@ -179,9 +197,7 @@ fn remote_forward_prints_the_allocated_port() {
 #[test]
 fn dynamic_forward_speaks_socks5() {
     let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let kh = dir.path().join("known_hosts");
-    sshd.write_known_hosts(&kh);
+    let (_dir, kh) = trusting(&[&sshd]);
     let target = echo();
     let socks = free_port();
     let mut args = base_args(&sshd, &kh);
@@ -210,19 +226,11 @@ fn dynamic_forward_speaks_socks5() {
 #[test]
 fn unknown_host_key_exits_nonzero_with_fingerprint() {
     let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let kh = dir.path().join("empty_known_hosts");
-    std::fs::write(&kh, "").unwrap();
+    let (_dir, kh) = trusting(&[]);
     let mut args = base_args(&sshd, &kh);
     args.extend(["-L".into(), format!("{}:127.0.0.1:9", free_port())]);
     args.push(format!("{}@127.0.0.1", sshd.user()));
-    let out = Command::new(BIN)
-        .arg("forward")
-        .args(&args)
-        .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_to_end(&args);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -234,9 +242,7 @@ fn unknown_host_key_exits_nonzero_with_fingerprint() {
 #[test]
 fn auth_failure_exits_nonzero_naming_the_target() {
     let sshd = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let kh = dir.path().join("known_hosts");
-    sshd.write_known_hosts(&kh);
+    let (dir, kh) = trusting(&[&sshd]);
     let stranger = testkit::generate_key(
         dir.path(),
         "stranger",
@@ -255,13 +261,7 @@ fn auth_failure_exits_nonzero_naming_the_target() {
         format!("{}:127.0.0.1:9", free_port()),
         format!("{}@127.0.0.1", sshd.user()),
     ];
-    let out = Command::new(BIN)
-        .arg("forward")
-        .args(&args)
-        .env_remove("SSH_AUTH_SOCK")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = run_to_end(&args);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -307,10 +307,7 @@ fn bad_flags_get_clear_errors() {
 fn jump_chain_through_two_sshds() {
     let a = Sshd::start();
     let b = Sshd::start();
-    let dir = tempfile::tempdir().unwrap();
-    let kh = dir.path().join("known_hosts");
-    a.write_known_hosts(&kh);
-    b.write_known_hosts(&kh);
+    let (_dir, kh) = trusting(&[&a, &b]);
     b.authorize(&a.client_key().with_extension("pub"));
     let target = echo();
     let local = free_port();
