@@ -14,7 +14,8 @@
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rand::Rng;
@@ -252,6 +253,11 @@ pub struct Store {
     conn: Mutex<Connection>,
     cipher: Cipher,
     path: PathBuf,
+    /// Bumped after every committed write, so what was read before can be reused until then.
+    generation: AtomicU64,
+    /// The decoded tunnel list and the generation it was read at (the status endpoint lists
+    /// every tunnel on every call).
+    tunnels: Mutex<Option<(u64, Arc<Vec<Tunnel>>)>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -303,6 +309,8 @@ impl Store {
             conn: Mutex::new(conn),
             cipher: Cipher::new(key),
             path: path.clone(),
+            generation: AtomicU64::new(0),
+            tunnels: Mutex::new(None),
         };
         store.migrate()?;
         Ok(store)
@@ -364,6 +372,7 @@ impl Store {
             .map_err(self.sq())?;
         let out = f(&tx)?;
         tx.commit().map_err(self.sq())?;
+        self.generation.fetch_add(1, Ordering::Release);
         Ok(out)
     }
 
@@ -551,6 +560,21 @@ impl Store {
     /// Every tunnel, oldest first.
     pub fn list_tunnels(&self) -> SResult<Vec<Tunnel>> {
         self.read(|c| self.all_rows(c, TUNNEL_SELECT, tunnel_row))
+    }
+
+    /// Every tunnel, oldest first, shared: read from the database only after a write.
+    pub fn tunnels(&self) -> SResult<Arc<Vec<Tunnel>>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        if let Some((g, t)) = &*self.tunnels.lock().expect("tunnel cache lock") {
+            if *g == generation {
+                return Ok(t.clone());
+            }
+        }
+        // A write that lands while this reads makes the entry stale at once: it is stored
+        // under the generation read before, which the write has moved past.
+        let t = Arc::new(self.list_tunnels()?);
+        *self.tunnels.lock().expect("tunnel cache lock") = Some((generation, t.clone()));
+        Ok(t)
     }
 
     /// One tunnel.
@@ -1284,6 +1308,29 @@ mod tests {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
         }
         assert_ne!(new_id("tun_"), new_id("tun_"));
+    }
+
+    #[test]
+    fn shared_tunnel_list_follows_every_write() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        let p = profile(&s, "ops", None);
+        assert!(s.tunnels().unwrap().is_empty());
+        let t = s.create_tunnel(&tunnel_fields(&p.id)).unwrap();
+        let first = s.tunnels().unwrap();
+        assert_eq!(*first, vec![t.clone()]);
+        // Unchanged store: the same list, not a new read.
+        assert!(Arc::ptr_eq(&first, &s.tunnels().unwrap()));
+        let mut f = t.fields.clone();
+        f.name = "Renamed".into();
+        s.update_tunnel(&t.id, &f).unwrap();
+        assert_eq!(s.tunnels().unwrap()[0].fields.name, "Renamed");
+        s.delete_tunnel(&t.id).unwrap();
+        assert!(s.tunnels().unwrap().is_empty());
+        // A write to another kind moves the generation too (and the list is read again).
+        let before = s.tunnels().unwrap();
+        profile(&s, "other", None);
+        assert!(!Arc::ptr_eq(&before, &s.tunnels().unwrap()));
     }
 
     #[test]

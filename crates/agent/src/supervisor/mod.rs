@@ -675,18 +675,18 @@ impl Supervisor {
     pub async fn snapshot(&self) -> Vec<StatusItem> {
         let mut out = Vec::new();
         let store = self.inner.store.clone();
-        let tunnels = match tokio::task::spawn_blocking(move || store.list_tunnels()).await {
+        let tunnels = match tokio::task::spawn_blocking(move || store.tunnels()).await {
             Ok(Ok(t)) => t,
             Ok(Err(e)) => {
                 tracing::error!(error = format!("{e:#}"), "snapshot: reading definitions");
-                Vec::new()
+                Default::default()
             }
             Err(e) => {
                 tracing::error!("snapshot: {e}");
-                Vec::new()
+                Default::default()
             }
         };
-        for t in &tunnels {
+        for t in tunnels.iter() {
             let meta = Meta {
                 name: t.fields.name.clone(),
                 fields: t.fields.clone(),
