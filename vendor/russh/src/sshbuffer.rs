@@ -387,7 +387,8 @@ impl PacketBytesWriter {
 /// Uses Vec<u8> (not CryptoVec/mlocked) because incoming network data is not secret.
 #[derive(Debug)]
 pub(crate) struct IncomingSshPacket {
-    pub buffer: Vec<u8>,
+    /// The payload; channel data is handed on as slices of it, without a copy.
+    pub buffer: bytes::Bytes,
     pub seqn: Wrapping<u32>,
 }
 

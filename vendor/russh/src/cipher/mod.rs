@@ -298,16 +298,19 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
     cipher: &mut (dyn OpeningKey + Send),
 ) -> Result<usize, Error> {
     if buffer.len == 0 {
-        let mut len = vec![0; cipher.packet_length_to_read_for_block_length()];
+        let mut len = [0u8; MAX_LENGTH_PROBE];
+        let probe_len = cipher.packet_length_to_read_for_block_length();
+        let len = len
+            .get_mut(..probe_len)
+            .ok_or(Error::PacketSize(probe_len))?;
 
-        stream.read_exact(&mut len).await?;
+        stream.read_exact(len).await?;
         trace!("reading, len = {len:?}");
         {
             let seqn = buffer.seqn.0;
-            buffer.buffer.clear();
-            buffer.buffer.extend_from_slice(&len);
             trace!("reading, seqn = {seqn:?}");
-            let len = cipher.decrypt_packet_length(seqn, &len);
+            let probe = &*len;
+            let len = cipher.decrypt_packet_length(seqn, probe);
             let len = BigEndian::read_u32(&len) as usize;
 
             if len > MAXIMUM_PACKET_LEN {
@@ -320,24 +323,37 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
             // slice. Reject it as a protocol error instead. The tag counts:
             // with an EtM MAC and 8-byte blocks (3des-cbc), packet_length can
             // be 8, and the probe also reads the start of the tag.
-            if len + PACKET_LENGTH_LEN + cipher.tag_len()
-                < cipher.packet_length_to_read_for_block_length()
-            {
+            if len + PACKET_LENGTH_LEN + cipher.tag_len() < probe.len() {
                 return Err(Error::PacketSize(len));
             }
 
             buffer.len = len + cipher.tag_len();
             trace!("reading, clear len = {:?}", buffer.len);
+            buffer.buffer.clear();
+            buffer.buffer.reserve_exact(buffer.len + PACKET_LENGTH_LEN);
+            buffer.buffer.extend_from_slice(probe);
         }
     }
 
-    buffer.buffer.resize(buffer.len + 4, 0);
-    trace!("read_exact {:?}", buffer.len + 4);
-
-    let l = cipher.packet_length_to_read_for_block_length();
-
-    #[allow(clippy::indexing_slicing)] // length checked
-    stream.read_exact(&mut buffer.buffer[l..]).await?;
+    // The rest of the packet goes into the buffer's spare capacity: `read_buf` does not need
+    // it zeroed first, which would otherwise cost a memset of every packet.
+    let total = buffer.len + PACKET_LENGTH_LEN;
+    buffer
+        .buffer
+        .truncate(cipher.packet_length_to_read_for_block_length());
+    buffer.buffer.reserve_exact(total - buffer.buffer.len());
+    trace!("read_exact {total:?}");
+    while buffer.buffer.len() < total {
+        let missing = (total - buffer.buffer.len()) as u64;
+        if (&mut *stream)
+            .take(missing)
+            .read_buf(&mut buffer.buffer)
+            .await?
+            == 0
+        {
+            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+        }
+    }
 
     trace!("read_exact done");
     let seqn = buffer.seqn.0;
@@ -364,6 +380,9 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
 }
 
 pub(crate) const PACKET_LENGTH_LEN: usize = 4;
+/// The most any cipher reads to learn a packet's length (one block, or the length field plus
+/// the start of an EtM tag).
+const MAX_LENGTH_PROBE: usize = 64;
 
 const MINIMUM_PACKET_LEN: usize = 16;
 // Keep the transport limit aligned with the 256 KiB channel packet baseline.

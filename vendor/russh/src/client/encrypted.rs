@@ -77,7 +77,7 @@ impl Session {
     pub(crate) async fn process_packet<H: Handler>(
         &mut self,
         client: &mut H,
-        buf: &[u8],
+        buf: &Bytes,
     ) -> Result<(), H::Error> {
         // If we've successfully read a packet.
         trace!("process_packet buf = {:?} bytes", buf.len());
@@ -480,7 +480,7 @@ impl Session {
     async fn client_read_authenticated<H: Handler>(
         &mut self,
         client: &mut H,
-        buf: &[u8],
+        buf: &Bytes,
     ) -> Result<(), H::Error> {
         match buf.split_first() {
             Some((&msg::CHANNEL_OPEN_CONFIRMATION, mut reader)) => {
@@ -590,7 +590,7 @@ impl Session {
             Some((&msg::CHANNEL_DATA, mut r)) => {
                 trace!("channel_data");
                 let channel_num = map_err!(ChannelId::decode(&mut r))?;
-                let data = map_err!(Bytes::decode(&mut r))?;
+                let data = map_err!(slice_string(buf, &mut r))?;
                 map_err!(ensure_end(&r))?;
                 if !self.common.is_established_channel(channel_num) {
                     return Ok(());
@@ -614,7 +614,7 @@ impl Session {
                 debug!("channel_extended_data");
                 let channel_num = map_err!(ChannelId::decode(&mut r))?;
                 let extended_code = map_err!(u32::decode(&mut r))?;
-                let data = map_err!(Bytes::decode(&mut r))?;
+                let data = map_err!(slice_string(buf, &mut r))?;
                 map_err!(ensure_end(&r))?;
                 if !self.common.is_established_channel(channel_num) {
                     return Ok(());
@@ -1105,6 +1105,17 @@ impl Session {
         self.common.auth_method = Some(meth);
         Ok(is_waiting)
     }
+}
+
+/// Decodes an SSH `string` from `r` (a sub-slice of `packet`) as a slice of `packet`: channel
+/// data is handed on without being copied out of the packet.
+fn slice_string(packet: &Bytes, r: &mut &[u8]) -> Result<Bytes, ssh_encoding::Error> {
+    let len = u32::decode(r)? as usize;
+    let Some((data, rest)) = r.split_at_checked(len) else {
+        return Err(ssh_encoding::Error::Length);
+    };
+    *r = rest;
+    Ok(packet.slice_ref(data))
 }
 
 #[cfg(test)]

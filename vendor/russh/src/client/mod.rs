@@ -93,7 +93,7 @@ pub struct Session {
     sender: UnboundedSender<Reply>,
     channels: HashMap<ChannelId, ChannelRef>,
     target_window_size: u32,
-    pending_reads: Vec<Vec<u8>>,
+    pending_reads: Vec<bytes::Bytes>,
     pending_len: u32,
     priority_sender: UnboundedSender<Msg>,
     priority_receiver: UnboundedReceiver<Msg>,
@@ -1293,6 +1293,9 @@ where
     })
 }
 
+/// The socket read buffer of a client session: several full-size packets.
+const READ_BUFFER_SIZE: usize = 256 * 1024;
+
 async fn start_reading<R: AsyncRead + Unpin>(
     mut stream_read: R,
     mut buffer: SSHBuffer,
@@ -1304,24 +1307,26 @@ async fn start_reading<R: AsyncRead + Unpin>(
 }
 
 impl Session {
-    fn maybe_decompress(&mut self, buffer: &SSHBuffer) -> Result<IncomingSshPacket, Error> {
+    /// The packet's payload. Without compression the packet buffer itself becomes the payload
+    /// (no copy); the next read allocates a fresh buffer.
+    fn maybe_decompress(&mut self, buffer: &mut SSHBuffer) -> Result<IncomingSshPacket, Error> {
+        let seqn = buffer.seqn;
         if let Some(ref mut enc) = self.common.encrypted {
             let mut decomp = Vec::new();
-            Ok(IncomingSshPacket {
-                #[allow(clippy::indexing_slicing)] // length checked
-                buffer: enc.decompress.decompress(
-                    &buffer.buffer[5..],
-                    &mut decomp,
-                )?.into(),
-                seqn: buffer.seqn,
-            })
-        } else {
-            Ok(IncomingSshPacket {
-                #[allow(clippy::indexing_slicing)] // length checked
-                buffer: buffer.buffer[5..].into(),
-                seqn: buffer.seqn,
-            })
+            #[allow(clippy::indexing_slicing)] // length checked
+            let input = &buffer.buffer[5..];
+            let output = enc.decompress.decompress(input, &mut decomp)?;
+            if !std::ptr::eq(output, input) {
+                return Ok(IncomingSshPacket {
+                    buffer: bytes::Bytes::copy_from_slice(output),
+                    seqn,
+                });
+            }
         }
+        Ok(IncomingSshPacket {
+            buffer: bytes::Bytes::from(std::mem::take(&mut buffer.buffer)).slice(5..),
+            seqn,
+        })
     }
 
     fn new(
@@ -1431,6 +1436,10 @@ impl Session {
             crate::future_or_pending(self.common.config.inactivity_timeout, tokio::time::sleep);
         pin!(inactivity_timer);
 
+        // Read the socket through a buffer: one read then usually holds several packets,
+        // where reading each packet's length and body separately costs two system calls
+        // (and often a wake-up) per packet.
+        let stream_read = tokio::io::BufReader::with_capacity(READ_BUFFER_SIZE, stream_read);
         let reading = start_reading(stream_read, buffer, opening_cipher);
         pin!(reading);
 
@@ -1460,7 +1469,7 @@ impl Session {
                         break
                     }
 
-                    let mut pkt = self.maybe_decompress(&buffer)?;
+                    let mut pkt = self.maybe_decompress(&mut buffer)?;
                     if !pkt.buffer.is_empty() {
                         #[allow(clippy::indexing_slicing)] // length checked
                         if pkt.buffer[0] == crate::msg::DISCONNECT {
@@ -2360,12 +2369,12 @@ mod tests {
 
         for _ in 0..2 {
             session
-                .process_packet(&mut TestHandler, &packet)
+                .process_packet(&mut TestHandler, &bytes::Bytes::from(packet.clone()))
                 .await
                 .unwrap();
         }
         assert!(session
-            .process_packet(&mut TestHandler, &packet)
+            .process_packet(&mut TestHandler, &bytes::Bytes::from(packet.clone()))
             .await
             .is_err());
         assert_eq!(
@@ -2379,7 +2388,7 @@ mod tests {
         let (mut session, _sender, mut reply, host_key) = hostkeys_prove_session();
         let packet = hostkeys_proof_packet(&host_key, HOSTKEYS_SESSION_ID);
         session
-            .process_packet(&mut TestHandler, &packet)
+            .process_packet(&mut TestHandler, &bytes::Bytes::from(packet.clone()))
             .await
             .unwrap();
 
@@ -2392,7 +2401,7 @@ mod tests {
         let (mut session, _sender, mut reply, host_key) = hostkeys_prove_session();
         let packet = hostkeys_proof_packet(&host_key, b"some-other-session");
         session
-            .process_packet(&mut TestHandler, &packet)
+            .process_packet(&mut TestHandler, &bytes::Bytes::from(packet.clone()))
             .await
             .unwrap();
 
@@ -2406,7 +2415,7 @@ mod tests {
     async fn hostkeys_prove_reply_rejects_missing_signature() {
         let (mut session, _sender, mut reply, _host_key) = hostkeys_prove_session();
         session
-            .process_packet(&mut TestHandler, &[crate::msg::REQUEST_SUCCESS])
+            .process_packet(&mut TestHandler, &bytes::Bytes::from_static(&[crate::msg::REQUEST_SUCCESS]))
             .await
             .unwrap();
 
@@ -2417,7 +2426,7 @@ mod tests {
     async fn hostkeys_prove_failure_reply_is_denied() {
         let (mut session, _sender, mut reply, _host_key) = hostkeys_prove_session();
         session
-            .process_packet(&mut TestHandler, &[crate::msg::REQUEST_FAILURE])
+            .process_packet(&mut TestHandler, &bytes::Bytes::from_static(&[crate::msg::REQUEST_FAILURE]))
             .await
             .unwrap();
 
@@ -2591,7 +2600,7 @@ mod tests {
         let (mut session, _sender, mut replies) = keyboard_interactive_session();
         let mut handler = TestHandler;
         let err = session
-            .process_packet(&mut handler, &oversized_prompt_count_packet())
+            .process_packet(&mut handler, &oversized_prompt_count_packet().into())
             .await
             .expect_err("malformed prompt count must fail");
 
@@ -2628,8 +2637,8 @@ mod tests {
         let mut session = authenticated_session();
         let mut handler = TestHandler;
         let mut kex_done_signal = None;
-        let buffer = incoming_packet(compressed_debug_payload(200 * 1024));
-        let mut pkt: IncomingSshPacket = session.maybe_decompress(&buffer).unwrap();
+        let mut buffer = incoming_packet(compressed_debug_payload(200 * 1024));
+        let mut pkt: IncomingSshPacket = session.maybe_decompress(&mut buffer).unwrap();
 
         super::reply(&mut session, &mut handler, &mut kex_done_signal, &mut pkt)
             .await
@@ -2643,9 +2652,9 @@ mod tests {
     fn oversized_compressed_debug_is_rejected_before_client_ignores_it() {
         let mut session = authenticated_session();
         let oversized = crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN + 1024;
-        let buffer = incoming_packet(compressed_debug_payload(oversized));
+        let mut buffer = incoming_packet(compressed_debug_payload(oversized));
 
-        let err = session.maybe_decompress(&buffer).unwrap_err();
+        let err = session.maybe_decompress(&mut buffer).unwrap_err();
         assert!(
             matches!(err, crate::Error::PacketSize(len) if len > crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN)
         );

@@ -494,13 +494,13 @@ impl Session {
                 buffer: enc.decompress.decompress(
                     &buffer.buffer[5..],
                     &mut decomp,
-                )?.into(),
+                )?.to_vec().into(),
                 seqn: buffer.seqn,
             })
         } else {
             Ok(IncomingSshPacket {
                 #[allow(clippy::indexing_slicing)] // length checked
-                buffer: buffer.buffer[5..].into(),
+                buffer: bytes::Bytes::copy_from_slice(&buffer.buffer[5..]),
                 seqn: buffer.seqn,
             })
         }
