@@ -2,6 +2,7 @@
 //! measurement (bulk transfer, echo round trips, many held connections, a stalled reader beside
 //! a running stream, the agent's REST API).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -474,6 +475,24 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
             .map(|v| v.iter().filter(|t| t["status"] == "connected").count())
             .unwrap_or(0);
         if n >= a.running || Instant::now() >= up_deadline {
+            if n < a.running {
+                // Say why on stderr (the script shows it): status and error of those not up.
+                let mut why: BTreeMap<String, usize> = BTreeMap::new();
+                let started: std::collections::HashSet<&str> =
+                    ids[..a.running].iter().map(String::as_str).collect();
+                for t in st.as_array().into_iter().flatten() {
+                    let id = t["id"].as_str().unwrap_or_default();
+                    if t["status"] != "connected" && started.contains(id) {
+                        let key = format!("{} {}", t["status"], t["last_error"]);
+                        *why.entry(key).or_default() += 1;
+                    }
+                }
+                eprintln!(
+                    "agent-scale: {} of {} not connected: {why:?}",
+                    a.running - n,
+                    a.running
+                );
+            }
             break n;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
