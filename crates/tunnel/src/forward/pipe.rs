@@ -8,10 +8,9 @@
 //! to russh as it is (`data_bytes`), and a received packet's payload is written to the socket
 //! straight from russh's buffer (`wait`). Nothing is buffered for an idle connection.
 
+use std::io::IoSlice;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures::FutureExt;
@@ -120,30 +119,29 @@ async fn upload(local: &mut OwnedReadHalf, tx: &ChannelWriteHalf<Msg>, counter: 
 /// TCP forward and is dropped; it still counts as consumed, so it cannot hold the window shut.
 async fn download(rx: &mut ChannelReadHalf, local: &mut OwnedWriteHalf, counter: &AtomicU64) {
     let mut batch: Vec<Bytes> = Vec::new();
-    loop {
-        let mut more = take(rx.wait().await, &mut batch);
-        let mut len: usize = batch.iter().map(Bytes::len).sum();
+    let mut more = true;
+    while more {
+        let mut len = 0;
+        more = take(rx.wait().await, &mut batch, &mut len);
         while more && len < BATCH_MAX {
             match rx.wait().now_or_never() {
-                Some(msg) => more = take(msg, &mut batch),
+                Some(msg) => more = take(msg, &mut batch, &mut len),
                 None => break,
             }
-            len = batch.iter().map(Bytes::len).sum();
         }
         if write_batch(local, &mut batch).await.is_err() {
             return;
         }
         counter.fetch_add(len as u64, Ordering::Relaxed);
-        if !more {
-            return;
-        }
     }
 }
 
-/// Adds a message's payload to `batch`; false once the channel has no more data (EOF, close).
-fn take(msg: Option<ChannelMsg>, batch: &mut Vec<Bytes>) -> bool {
+/// Adds a message's payload to `batch` and its length to `len`; false once the channel has no
+/// more data (EOF, close).
+fn take(msg: Option<ChannelMsg>, batch: &mut Vec<Bytes>, len: &mut usize) -> bool {
     match msg {
         Some(ChannelMsg::Data { data }) => {
+            *len += data.len();
             batch.push(data);
             true
         }

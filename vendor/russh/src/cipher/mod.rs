@@ -298,18 +298,18 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
     cipher: &mut (dyn OpeningKey + Send),
 ) -> Result<usize, Error> {
     if buffer.len == 0 {
-        let mut len = [0u8; MAX_LENGTH_PROBE];
+        let mut probe = [0u8; MAX_LENGTH_PROBE];
         let probe_len = cipher.packet_length_to_read_for_block_length();
-        let len = len
+        let probe = probe
             .get_mut(..probe_len)
             .ok_or(Error::PacketSize(probe_len))?;
 
-        stream.read_exact(len).await?;
-        trace!("reading, len = {len:?}");
+        stream.read_exact(probe).await?;
+        trace!("reading, len = {probe:?}");
+        let probe = &*probe;
         {
             let seqn = buffer.seqn.0;
             trace!("reading, seqn = {seqn:?}");
-            let probe = &*len;
             let len = cipher.decrypt_packet_length(seqn, probe);
             let len = BigEndian::read_u32(&len) as usize;
 
@@ -318,9 +318,9 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
             }
 
             // A valid packet (with its MAC tag) can never be shorter than the
-            // block we already read to probe it; a smaller value would shrink
-            // the buffer below `l` below and panic on the `buffer.buffer[l..]`
-            // slice. Reject it as a protocol error instead. The tag counts:
+            // block we already read to probe it; with a smaller value the
+            // buffer would already hold more than the packet. Reject it as a
+            // protocol error instead. The tag counts:
             // with an EtM MAC and 8-byte blocks (3des-cbc), packet_length can
             // be 8, and the probe also reads the start of the tag.
             if len + PACKET_LENGTH_LEN + cipher.tag_len() < probe.len() {
@@ -335,13 +335,10 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
         }
     }
 
-    // The rest of the packet goes into the buffer's spare capacity: `read_buf` does not need
-    // it zeroed first, which would otherwise cost a memset of every packet.
+    // The rest of the packet goes into the capacity reserved above: `read_buf` does not need
+    // it zeroed first, which would otherwise cost a memset of every packet, and what it has
+    // read stays in the buffer if this future is dropped and a new read resumes the packet.
     let total = buffer.len + PACKET_LENGTH_LEN;
-    buffer
-        .buffer
-        .truncate(cipher.packet_length_to_read_for_block_length());
-    buffer.buffer.reserve_exact(total - buffer.buffer.len());
     trace!("read_exact {total:?}");
     while buffer.buffer.len() < total {
         let missing = (total - buffer.buffer.len()) as u64;
