@@ -17,6 +17,7 @@ pub mod hostkey;
 pub mod keeper;
 pub mod pool;
 pub mod secret;
+mod socket;
 pub mod ssh;
 
 pub use config::{Credentials, Hop, HostKeyPolicy, HostKeys, KeyFile, Route, SshOptions};

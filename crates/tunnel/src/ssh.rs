@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Credentials, Hop, Route, SshOptions};
 use crate::error::TunnelError;
 use crate::hostkey::Verifier;
+use crate::socket::TransportSocket;
 
 /// A channel the server opened for a remote (-R) forward, with who connected to it.
 pub struct ForwardedChannel {
@@ -226,8 +227,7 @@ impl Transport {
                             target: target.clone(),
                             source,
                         })?;
-                    let _ = stream.set_nodelay(true);
-                    client::connect_stream(config, stream, handler).await
+                    client::connect_stream(config, TransportSocket::new(stream), handler).await
                 }
                 Some(up) => {
                     let channel = up
