@@ -331,8 +331,16 @@ fn rec(row: &str, value: Option<f64>, unit: &str, target: &str, note: &str) {
 
 /// The first port ≥ `from` with `n` consecutive bindable loopback ports.
 fn free_run(from: u16, n: usize) -> Result<u16> {
+    // Outbound connections (the driver's own HTTP requests, the agent's SSH connection) take
+    // ports from the kernel's ephemeral range while the tunnels start, so a run inside it can
+    // lose ports to them between this check and the agent's bind.
+    let ephemeral = ephemeral_port_range();
     let mut base = from as usize;
     while base + n < 65000 {
+        if base < ephemeral.1 && ephemeral.0 < base + n {
+            base = ephemeral.1 + 1;
+            continue;
+        }
         let taken = (base..base + n)
             .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p as u16)).is_err());
         match taken {
@@ -340,7 +348,18 @@ fn free_run(from: u16, n: usize) -> Result<u16> {
             None => return Ok(base as u16),
         }
     }
-    bail!("no run of {n} free ports above {from}")
+    bail!("no run of {n} free ports above {from} outside the ephemeral range {ephemeral:?}")
+}
+
+/// The kernel's ephemeral port range (inclusive), Linux's default when it cannot be read.
+fn ephemeral_port_range() -> (usize, usize) {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| {
+            let mut it = s.split_whitespace().map(|v| v.parse().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999))
 }
 
 /// Creates the saved tunnels, starts some, then measures status latency, RSS and idle CPU.
@@ -587,6 +606,24 @@ mod tests {
         let req = socks5_request("127.0.0.1:8080".parse().unwrap()).unwrap();
         assert_eq!(req, vec![5, 1, 0, 5, 1, 0, 1, 127, 0, 0, 1, 0x1f, 0x90]);
         assert!(socks5_request("[::1]:80".parse().unwrap()).is_err());
+    }
+
+    #[test]
+    fn port_runs_stay_out_of_the_ephemeral_range() {
+        let (lo, hi) = ephemeral_port_range();
+        assert!(lo <= hi, "{lo}..{hi}");
+        for from in [
+            1024,
+            (lo as u16).saturating_sub(100),
+            (lo as u16).saturating_add(1000),
+        ] {
+            let base = free_run(from, 500).unwrap() as usize;
+            assert!(base >= from as usize);
+            assert!(
+                base + 500 <= lo || base > hi,
+                "run {base}+500 overlaps {lo}..={hi}"
+            );
+        }
     }
 
     #[test]
