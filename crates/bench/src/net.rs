@@ -289,21 +289,27 @@ pub async fn concurrency(
 }
 
 /// (alone, shared) download MB/s; shared runs beside a connection that never reads.
+///
+/// Measured alone, shared, shared, alone, each side over both of its transfers, so a machine
+/// that speeds up or slows down during the measurement does not count as (un)fairness.
 pub async fn fairness(dest: &Dest, bytes: u64, limit: Duration) -> Result<(f64, f64)> {
-    let mbps = |t: Duration| bytes as f64 / t.as_secs_f64() / 1e6;
-    let alone = tokio::time::timeout(limit, throughput(dest, bytes, &[Dir::Down]))
-        .await
-        .context("alone: timed out")??;
+    let download = |what: &'static str| async move {
+        tokio::time::timeout(limit, throughput(dest, bytes, &[Dir::Down]))
+            .await
+            .with_context(|| format!("{what}: timed out"))?
+    };
+    let mut alone = download("alone").await?;
     let mut stalled = connect(dest).await?;
     let mut req = vec![b'D'];
     req.extend_from_slice(&(1u64 << 40).to_be_bytes());
     stalled.write_all(&req).await?;
     // Let the stalled channel fill every buffer and window on its way.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let shared = tokio::time::timeout(limit, throughput(dest, bytes, &[Dir::Down]))
-        .await
-        .context("beside the stalled reader: timed out")??;
+    let mut shared = download("beside the stalled reader").await?;
+    shared += download("beside the stalled reader").await?;
     drop(stalled);
+    alone += download("alone, after").await?;
+    let mbps = |t: Duration| 2.0 * bytes as f64 / t.as_secs_f64() / 1e6;
     Ok((mbps(alone), mbps(shared)))
 }
 
