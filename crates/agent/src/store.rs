@@ -381,7 +381,8 @@ impl Store {
         f(&conn)
     }
 
-    /// Every row of `select`, oldest first.
+    /// Every row of `select`, oldest first; rows created in the same millisecond in the order
+    /// they were inserted (`rowid`), not by their random ids.
     fn all_rows<T>(
         &self,
         c: &Connection,
@@ -389,7 +390,7 @@ impl Store {
         row: fn(&Row<'_>) -> rusqlite::Result<T>,
     ) -> SResult<Vec<T>> {
         let mut st = c
-            .prepare(&format!("{select} ORDER BY created_at, id"))
+            .prepare(&format!("{select} ORDER BY created_at, rowid"))
             .map_err(self.sq())?;
         let rows = st.query_map([], row).map_err(self.sq())?;
         rows.collect::<Result<_, _>>().map_err(self.sq())
@@ -1331,6 +1332,35 @@ mod tests {
         let before = s.tunnels().unwrap();
         profile(&s, "other", None);
         assert!(!Arc::ptr_eq(&before, &s.tunnels().unwrap()));
+    }
+
+    #[test]
+    fn lists_keep_creation_order_within_a_millisecond() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        let p = profile(&s, "ops", None);
+        let mut names = Vec::new();
+        for i in 0..20 {
+            let mut f = tunnel_fields(&p.id);
+            f.name = format!("t{i}");
+            s.create_tunnel(&f).unwrap();
+            names.push(f.name);
+        }
+        // The same created_at for all (as when created within one millisecond): ids are random,
+        // so only the insertion order can keep the list stable.
+        s.lock()
+            .execute(
+                "UPDATE tunnels SET created_at = '2026-01-01T00:00:00.000Z'",
+                [],
+            )
+            .unwrap();
+        let listed: Vec<_> = s
+            .list_tunnels()
+            .unwrap()
+            .into_iter()
+            .map(|t| t.fields.name)
+            .collect();
+        assert_eq!(listed, names);
     }
 
     #[test]
