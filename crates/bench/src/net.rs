@@ -375,10 +375,12 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
         .build()?;
     let base = format!("http://{}", a.api);
     let auth = format!("Bearer {}", a.token);
+    let request = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{base}{path}"))
+            .header("Authorization", &auth)
+    };
     let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
-        let mut req = http
-            .request(method, format!("{base}{path}"))
-            .header("Authorization", &auth);
+        let mut req = request(method, path);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -553,11 +555,7 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
     let mut ms = Vec::with_capacity(a.requests);
     for _ in 0..a.requests {
         let t = Instant::now();
-        let resp = http
-            .get(format!("{base}/tunnels/status"))
-            .header("Authorization", &auth)
-            .send()
-            .await?;
+        let resp = request(Method::GET, "/tunnels/status").send().await?;
         let status = resp.status();
         let body = resp.bytes().await?;
         ms.push(t.elapsed().as_secs_f64() * 1e3);

@@ -120,12 +120,11 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
 
-        let plain = TcpStream::connect(addr).await.unwrap();
+        let mut plain = TcpStream::connect(addr).await.unwrap();
         plain.set_nodelay(true).unwrap();
         let (mut peer, _) = listener.accept().await.unwrap();
         peer.set_nodelay(true).unwrap();
         let probe = socket2::SockRef::from(&plain).try_clone().unwrap();
-        let mut plain = plain;
         let plain_seen = ping_pong(&mut plain, &mut peer, || probe.tcp_quickack().unwrap()).await;
         assert!(
             plain_seen.contains(&false),
