@@ -1,10 +1,11 @@
 use std::sync::Arc;
 
 use tokio::sync::mpsc::error::SendError;
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::WindowSizeRef;
 use super::flow::ChannelFlow;
+use super::queue;
 use crate::{ChannelId, ChannelMsg, ChannelReadHalf};
 
 /// A handle to the [`super::Channel`]'s to be able to transmit messages
@@ -15,18 +16,21 @@ use crate::{ChannelId, ChannelMsg, ChannelReadHalf};
 /// which is only re-opened as the application consumes data.
 #[derive(Debug)]
 pub struct ChannelRef {
-    pub(super) sender: UnboundedSender<ChannelMsg>,
+    pub(super) sender: queue::UnboundedSender,
     pub(super) window_size: WindowSizeRef,
     pub(super) flow: Arc<ChannelFlow>,
 }
 
 impl ChannelRef {
-    pub fn new(sender: UnboundedSender<ChannelMsg>) -> Self {
-        Self {
+    /// A reference and the receiving end of its queue (for [`Self::read_half`]).
+    pub(crate) fn new() -> (Self, queue::UnboundedReceiver) {
+        let (sender, receiver) = queue::unbounded_channel();
+        let this = Self {
             sender,
             window_size: WindowSizeRef::new(0),
             flow: Arc::new(ChannelFlow::default()),
-        }
+        };
+        (this, receiver)
     }
 
     pub(crate) fn window_size(&self) -> &WindowSizeRef {
@@ -35,7 +39,7 @@ impl ChannelRef {
 
     /// The reading half matching this reference, for `receiver`, the
     /// receiving end of the queue this reference was created with.
-    pub(crate) fn read_half(&self, receiver: UnboundedReceiver<ChannelMsg>) -> ChannelReadHalf {
+    pub(crate) fn read_half(&self, receiver: queue::UnboundedReceiver) -> ChannelReadHalf {
         ChannelReadHalf {
             receiver,
             flow: self.flow.clone(),
@@ -96,13 +100,5 @@ impl ChannelRef {
     /// [`crate::Error::ChannelOpenFailureDescribed`].
     pub(crate) fn set_open_failure_description(&self, description: String) {
         self.flow.set_open_failure_description(description)
-    }
-}
-
-impl std::ops::Deref for ChannelRef {
-    type Target = UnboundedSender<ChannelMsg>;
-
-    fn deref(&self) -> &Self::Target {
-        &self.sender
     }
 }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::mpsc::{Sender, UnboundedReceiver};
+use tokio::sync::mpsc::Sender;
 use tokio::sync::{Mutex, Notify};
 
 use crate::{ChannelId, ChannelOpenFailure, Error, Pty, Sig};
@@ -10,6 +10,7 @@ use crate::{ChannelId, ChannelOpenFailure, Error, Pty, Sig};
 pub mod io;
 
 mod channel_ref;
+pub(crate) mod queue;
 pub(crate) mod flow;
 pub use channel_ref::ChannelRef;
 
@@ -153,7 +154,7 @@ impl WindowSizeRef {
 /// the other channels of the connection. Dropping the read half releases the
 /// window: data arriving afterwards is discarded and granted back at once.
 pub struct ChannelReadHalf {
-    pub(crate) receiver: UnboundedReceiver<ChannelMsg>,
+    pub(crate) receiver: queue::UnboundedReceiver,
     pub(crate) flow: Arc<flow::ChannelFlow>,
 }
 
@@ -506,8 +507,7 @@ impl<S: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static> Channel<S> {
     ) -> (Self, ChannelRef) {
         // Unbounded on purpose: the session task must never wait for one
         // channel. Queued data is bounded by the window (see `flow`).
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut channel_ref = ChannelRef::new(tx);
+        let (mut channel_ref, rx) = ChannelRef::new();
         channel_ref.window_size = WindowSizeRef::new(window_size);
         let read_half = channel_ref.read_half(rx);
         let write_half = ChannelWriteHalf {

@@ -753,10 +753,8 @@ mod tests {
                 session.common.config.window_size,
                 session.common.config.maximum_packet_size,
             );
-        let (sender, _receiver) = tokio::sync::mpsc::unbounded_channel();
-        session
-            .channels
-            .insert(channel, crate::channels::ChannelRef::new(sender));
+        let (channel_ref, _receiver) = crate::channels::ChannelRef::new();
+        session.channels.insert(channel, channel_ref);
         channel
     }
 

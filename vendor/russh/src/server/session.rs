@@ -247,8 +247,7 @@ impl Handle {
     /// confirmed that it allows agent forwarding. See
     /// [PROTOCOL.agent](https://datatracker.ietf.org/doc/html/draft-miller-ssh-agent).
     pub async fn channel_open_agent(&self) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let channel_ref = ChannelRef::new(sender);
+        let (channel_ref, receiver) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
         let read_half = channel_ref.read_half(receiver);
 
@@ -267,8 +266,7 @@ impl Handle {
     /// usable when it's confirmed by the server, as indicated by the
     /// `confirmed` field of the corresponding `Channel`.
     pub async fn channel_open_session(&self) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let channel_ref = ChannelRef::new(sender);
+        let (channel_ref, receiver) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
         let read_half = channel_ref.read_half(receiver);
 
@@ -293,8 +291,7 @@ impl Handle {
         originator_address: B,
         originator_port: u32,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let channel_ref = ChannelRef::new(sender);
+        let (channel_ref, receiver) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
         let read_half = channel_ref.read_half(receiver);
 
@@ -317,8 +314,7 @@ impl Handle {
         &self,
         socket_path: A,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let channel_ref = ChannelRef::new(sender);
+        let (channel_ref, receiver) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
         let read_half = channel_ref.read_half(receiver);
 
@@ -340,8 +336,7 @@ impl Handle {
         originator_address: B,
         originator_port: u32,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let channel_ref = ChannelRef::new(sender);
+        let (channel_ref, receiver) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
         let read_half = channel_ref.read_half(receiver);
 
@@ -363,8 +358,7 @@ impl Handle {
         &self,
         server_socket_path: A,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let channel_ref = ChannelRef::new(sender);
+        let (channel_ref, receiver) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
         let read_half = channel_ref.read_half(receiver);
 
@@ -384,8 +378,7 @@ impl Handle {
         originator_address: A,
         originator_port: u32,
     ) -> Result<Channel<Msg>, Error> {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let channel_ref = ChannelRef::new(sender);
+        let (channel_ref, receiver) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
         let read_half = channel_ref.read_half(receiver);
 
