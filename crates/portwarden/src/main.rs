@@ -10,6 +10,16 @@ mod serve;
 
 use clap::Parser;
 
+/// mimalloc rather than glibc's malloc: a forward allocates each received packet on one worker
+/// thread and frees it on another, and glibc's per-thread arenas then return memory to the
+/// kernel and fault it back in, up to ~45,000 page faults per GiB received after an upload had
+/// run on the same connection (mimalloc: ~1,500). Measured on `-L` down after 1 GiB up, ten
+/// alternating pairs: CPU per GiB median 0.94 vs 1.01 s, throughput +3 %. `no_thp` keeps
+/// transparent huge pages out of its arenas (with them, 10,000 held connections peaked ~20 MB
+/// higher).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = cli::Cli::parse();
     let default_level = match cli.command {
