@@ -201,7 +201,12 @@ fn sshd_frozen_is_caught_by_the_probe_then_recovers() {
         took < Duration::from_millis(3500),
         "black hole detected after {took:?} (interval 1 s + timeout 1 s)"
     );
-    assert!(t["last_error"].is_string(), "{t}");
+    // The status says it was the probe, not only "lost".
+    let last_error = t["last_error"].as_str().unwrap_or_default();
+    assert!(
+        last_error.contains("lost: health probe of"),
+        "last_error does not say the probe caught it: {t}"
+    );
     assert!(
         agent.log().contains("health probe of"),
         "not the probe that caught it:\n{}",

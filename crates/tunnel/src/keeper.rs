@@ -439,7 +439,10 @@ impl Run {
         });
         let outcome = tokio::select! {
             _ = self.cancel.cancelled() => Lost::Cancelled,
-            _ = transport.closed() => Lost::Closed(format!("SSH connection to {} lost", transport.target())),
+            _ = transport.closed() => Lost::Closed(match transport.death_reason() {
+                Some(why) => format!("SSH connection to {} lost: {why}", transport.target()),
+                None => format!("SSH connection to {} lost", transport.target()),
+            }),
             Some(Command::Reconnect) = self.commands.recv() => Lost::Reconnect,
         };
         slot.send_replace(None);

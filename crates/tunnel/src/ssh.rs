@@ -122,6 +122,8 @@ pub struct Transport {
     /// The previous hop's transport, kept alive as long as this one.
     _upstream: Option<Arc<Transport>>,
     closed: CancellationToken,
+    /// Why the probe declared this transport dead (set once, before `closed` fires).
+    death: std::sync::OnceLock<String>,
     target: String,
     remote: RemoteSenders,
     channel_timeout: Duration,
@@ -259,6 +261,7 @@ impl Transport {
         Ok(Transport {
             handle,
             _upstream: upstream,
+            death: std::sync::OnceLock::new(),
             closed,
             target,
             remote,
@@ -282,9 +285,20 @@ impl Transport {
         self.closed.cancelled().await
     }
 
-    /// Declares the transport dead (the probe failed); everyone waiting on `closed` wakes.
-    pub fn mark_dead(&self) {
+    /// Declares the transport dead for `reason` (the probe failed); everyone waiting on
+    /// `closed` wakes.
+    pub fn mark_dead(&self, reason: String) {
+        let _ = self.death.set(reason);
         self.closed.cancel();
+    }
+
+    /// Why the transport, or a hop under it, was declared dead; `None` if it simply ended
+    /// (reset, EOF, disconnect) or is still up.
+    pub fn death_reason(&self) -> Option<&str> {
+        self.death
+            .get()
+            .map(String::as_str)
+            .or_else(|| self._upstream.as_ref()?.death_reason())
     }
 
     /// Opens a direct-tcpip channel to `host:port` as seen from the last hop.
@@ -505,7 +519,7 @@ fn spawn_probe(transport: &Arc<Transport>, interval: Duration, timeout: Duration
             }
             if let Err(e) = t.probe(timeout).await {
                 tracing::warn!(target = %t.target, "{e}; declaring the connection dead");
-                t.mark_dead();
+                t.mark_dead(e.to_string());
                 return;
             }
             last_probe = tokio::time::Instant::now();

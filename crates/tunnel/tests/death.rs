@@ -26,6 +26,8 @@ async fn killed_sshd_closes_the_transport_within_a_second() {
         .expect("transport death seen within 1 s of the kill");
     println!("death seen {:?} after kill() returned", start.elapsed());
     assert!(t.is_closed());
+    // The connection ended by itself: there is no probe verdict to report.
+    assert_eq!(t.death_reason(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -55,6 +57,10 @@ async fn stopped_sshd_is_declared_dead_by_the_probe() {
         "black hole declared dead after {took:?} (interval {interval:?} + timeout {timeout:?})"
     );
     assert!(t.is_closed());
+    let why = t
+        .death_reason()
+        .expect("the probe says why it declared the transport dead");
+    assert!(why.starts_with("health probe of"), "{why}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
