@@ -22,28 +22,24 @@ pub struct ChannelRef {
 }
 
 impl ChannelRef {
-    /// A reference and the receiving end of its queue (for [`Self::read_half`]).
-    pub(crate) fn new() -> (Self, queue::UnboundedReceiver) {
+    /// A reference and the reading half of its queue, for the application.
+    pub(crate) fn new() -> (Self, ChannelReadHalf) {
         let (sender, receiver) = queue::unbounded_channel();
+        let flow = Arc::new(ChannelFlow::default());
+        let read_half = ChannelReadHalf {
+            receiver,
+            flow: flow.clone(),
+        };
         let this = Self {
             sender,
             window_size: WindowSizeRef::new(0),
-            flow: Arc::new(ChannelFlow::default()),
+            flow,
         };
-        (this, receiver)
+        (this, read_half)
     }
 
     pub(crate) fn window_size(&self) -> &WindowSizeRef {
         &self.window_size
-    }
-
-    /// The reading half matching this reference, for `receiver`, the
-    /// receiving end of the queue this reference was created with.
-    pub(crate) fn read_half(&self, receiver: queue::UnboundedReceiver) -> ChannelReadHalf {
-        ChannelReadHalf {
-            receiver,
-            flow: self.flow.clone(),
-        }
     }
 
     /// Called by the session task when it registers the channel under `id`:

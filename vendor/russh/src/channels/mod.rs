@@ -507,9 +507,8 @@ impl<S: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static> Channel<S> {
     ) -> (Self, ChannelRef) {
         // Unbounded on purpose: the session task must never wait for one
         // channel. Queued data is bounded by the window (see `flow`).
-        let (mut channel_ref, rx) = ChannelRef::new();
+        let (mut channel_ref, read_half) = ChannelRef::new();
         channel_ref.window_size = WindowSizeRef::new(window_size);
-        let read_half = channel_ref.read_half(rx);
         let write_half = ChannelWriteHalf {
             id,
             sender,

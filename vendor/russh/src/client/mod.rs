@@ -853,9 +853,8 @@ impl<H: Handler> Handle<H> {
     /// usable when it's confirmed by the server, as indicated by the
     /// `confirmed` field of the corresponding `Channel`.
     pub async fn channel_open_session(&self) -> Result<Channel<Msg>, crate::Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenSession { channel_ref })
@@ -871,9 +870,8 @@ impl<H: Handler> Handle<H> {
         originator_address: A,
         originator_port: u32,
     ) -> Result<Channel<Msg>, crate::Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenX11 {
@@ -902,9 +900,8 @@ impl<H: Handler> Handle<H> {
         originator_address: B,
         originator_port: u32,
     ) -> Result<Channel<Msg>, crate::Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenDirectTcpIp {
@@ -924,9 +921,8 @@ impl<H: Handler> Handle<H> {
         &self,
         socket_path: S,
     ) -> Result<Channel<Msg>, crate::Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenDirectStreamLocal {

@@ -753,7 +753,7 @@ mod tests {
                 session.common.config.window_size,
                 session.common.config.maximum_packet_size,
             );
-        let (channel_ref, _receiver) = crate::channels::ChannelRef::new();
+        let (channel_ref, _read_half) = crate::channels::ChannelRef::new();
         session.channels.insert(channel, channel_ref);
         channel
     }

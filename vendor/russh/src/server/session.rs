@@ -247,9 +247,8 @@ impl Handle {
     /// confirmed that it allows agent forwarding. See
     /// [PROTOCOL.agent](https://datatracker.ietf.org/doc/html/draft-miller-ssh-agent).
     pub async fn channel_open_agent(&self) -> Result<Channel<Msg>, Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenAgent { channel_ref })
@@ -266,9 +265,8 @@ impl Handle {
     /// usable when it's confirmed by the server, as indicated by the
     /// `confirmed` field of the corresponding `Channel`.
     pub async fn channel_open_session(&self) -> Result<Channel<Msg>, Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenSession { channel_ref })
@@ -291,9 +289,8 @@ impl Handle {
         originator_address: B,
         originator_port: u32,
     ) -> Result<Channel<Msg>, Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenDirectTcpIp {
@@ -314,9 +311,8 @@ impl Handle {
         &self,
         socket_path: A,
     ) -> Result<Channel<Msg>, Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenDirectStreamLocal {
@@ -336,9 +332,8 @@ impl Handle {
         originator_address: B,
         originator_port: u32,
     ) -> Result<Channel<Msg>, Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenForwardedTcpIp {
@@ -358,9 +353,8 @@ impl Handle {
         &self,
         server_socket_path: A,
     ) -> Result<Channel<Msg>, Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenForwardedStreamLocal {
@@ -378,9 +372,8 @@ impl Handle {
         originator_address: A,
         originator_port: u32,
     ) -> Result<Channel<Msg>, Error> {
-        let (channel_ref, receiver) = ChannelRef::new();
+        let (channel_ref, read_half) = ChannelRef::new();
         let window_size_ref = channel_ref.window_size().clone();
-        let read_half = channel_ref.read_half(receiver);
 
         self.sender
             .send(Msg::ChannelOpenX11 {
