@@ -340,7 +340,7 @@ mod tests {
         };
         let mut opening = opening;
         let mut buffer = SSHBuffer::new();
-        let bytes_read = runtime
+        let packet = runtime
             .block_on(async {
                 let (mut writer, mut reader) = tokio::io::duplex(64);
                 writer.write_all(&[0; 17]).await?;
@@ -349,7 +349,7 @@ mod tests {
             })
             .map_err(std::io::Error::other)?;
 
-        assert_eq!(bytes_read, 16);
+        assert_eq!(packet.len(), 16);
         Ok(())
     }
 

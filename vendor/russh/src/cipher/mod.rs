@@ -26,6 +26,7 @@ use aes::{Aes128, Aes192, Aes256};
 #[cfg(feature = "aws-lc-rs")]
 use aws_lc_rs::aead::{AES_128_GCM as ALGORITHM_AES_128_GCM, AES_256_GCM as ALGORITHM_AES_256_GCM};
 use byteorder::{BigEndian, ByteOrder};
+use bytes::BytesMut;
 use block::CtrWrapper;
 use ctr::Ctr128BE;
 use delegate::delegate;
@@ -33,7 +34,7 @@ use log::trace;
 #[cfg(all(not(feature = "aws-lc-rs"), feature = "ring"))]
 use ring::aead::{AES_128_GCM as ALGORITHM_AES_128_GCM, AES_256_GCM as ALGORITHM_AES_256_GCM};
 use ssh_encoding::Encode;
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::io::AsyncRead;
 
 use self::cbc::CbcWrapper;
 use crate::Error;
@@ -292,69 +293,53 @@ pub(crate) trait SealingKey {
     }
 }
 
+/// Reads the next packet: its length field, padding length, payload (padding removed).
+///
+/// The socket is read in large chunks (see [`Incoming`]); each packet is split off the front
+/// and decrypted in place, so the payload is a slice of the very bytes the socket delivered,
+/// without a copy. What has been read stays in `buffer.incoming` if this future is dropped.
 pub(crate) async fn read<R: AsyncRead + Unpin>(
     stream: &mut R,
     buffer: &mut SSHBuffer,
     cipher: &mut (dyn OpeningKey + Send),
-) -> Result<usize, Error> {
+) -> Result<BytesMut, Error> {
     if buffer.len == 0 {
-        let mut probe = [0u8; MAX_LENGTH_PROBE];
         let probe_len = cipher.packet_length_to_read_for_block_length();
-        let probe = probe
-            .get_mut(..probe_len)
-            .ok_or(Error::PacketSize(probe_len))?;
-
-        stream.read_exact(probe).await?;
+        buffer.incoming.fill(stream, probe_len).await?;
+        #[allow(clippy::indexing_slicing)] // filled to probe_len
+        let probe = &buffer.incoming[..probe_len];
         trace!("reading, len = {probe:?}");
-        let probe = &*probe;
-        {
-            let seqn = buffer.seqn.0;
-            trace!("reading, seqn = {seqn:?}");
-            let len = cipher.decrypt_packet_length(seqn, probe);
-            let len = BigEndian::read_u32(&len) as usize;
+        let seqn = buffer.seqn.0;
+        trace!("reading, seqn = {seqn:?}");
+        let len = cipher.decrypt_packet_length(seqn, probe);
+        let len = BigEndian::read_u32(&len) as usize;
 
-            if len > MAXIMUM_PACKET_LEN {
-                return Err(Error::PacketSize(len));
-            }
-
-            // A valid packet (with its MAC tag) can never be shorter than the
-            // block we already read to probe it; with a smaller value the
-            // buffer would already hold more than the packet. Reject it as a
-            // protocol error instead. The tag counts:
-            // with an EtM MAC and 8-byte blocks (3des-cbc), packet_length can
-            // be 8, and the probe also reads the start of the tag.
-            if len + PACKET_LENGTH_LEN + cipher.tag_len() < probe.len() {
-                return Err(Error::PacketSize(len));
-            }
-
-            buffer.len = len + cipher.tag_len();
-            trace!("reading, clear len = {:?}", buffer.len);
-            buffer.buffer.clear();
-            buffer.buffer.reserve_exact(buffer.len + PACKET_LENGTH_LEN);
-            buffer.buffer.extend_from_slice(probe);
+        if len > MAXIMUM_PACKET_LEN {
+            return Err(Error::PacketSize(len));
         }
+
+        // A valid packet (with its MAC tag) can never be shorter than the
+        // block we already read to probe it; with a smaller value the
+        // buffer would already hold more than the packet. Reject it as a
+        // protocol error instead. The tag counts:
+        // with an EtM MAC and 8-byte blocks (3des-cbc), packet_length can
+        // be 8, and the probe also reads the start of the tag.
+        if len + PACKET_LENGTH_LEN + cipher.tag_len() < probe.len() {
+            return Err(Error::PacketSize(len));
+        }
+
+        buffer.len = len + cipher.tag_len();
+        trace!("reading, clear len = {:?}", buffer.len);
     }
 
-    // The rest of the packet goes into the capacity reserved above: `read_buf` does not need
-    // it zeroed first, which would otherwise cost a memset of every packet, and what it has
-    // read stays in the buffer if this future is dropped and a new read resumes the packet.
     let total = buffer.len + PACKET_LENGTH_LEN;
     trace!("read_exact {total:?}");
-    while buffer.buffer.len() < total {
-        let missing = (total - buffer.buffer.len()) as u64;
-        if (&mut *stream)
-            .take(missing)
-            .read_buf(&mut buffer.buffer)
-            .await?
-            == 0
-        {
-            return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
-        }
-    }
-
+    buffer.incoming.fill(stream, total).await?;
     trace!("read_exact done");
+    let mut packet = buffer.incoming.split_to(total);
+
     let seqn = buffer.seqn.0;
-    let plaintext = cipher.open(seqn, &mut buffer.buffer)?;
+    let plaintext = cipher.open(seqn, &mut packet)?;
 
     let padding_length = *plaintext.first().to_owned().unwrap_or(&0) as usize;
     trace!("reading, padding_length {padding_length:?}");
@@ -371,15 +356,11 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
     buffer.len = 0;
 
     // Remove the padding
-    buffer.buffer.resize(plaintext_end + 4, 0);
-
-    Ok(plaintext_end + 4)
+    packet.truncate(plaintext_end + PACKET_LENGTH_LEN);
+    Ok(packet)
 }
 
 pub(crate) const PACKET_LENGTH_LEN: usize = 4;
-/// The most any cipher reads to learn a packet's length (one block, or the length field plus
-/// the start of an EtM tag).
-const MAX_LENGTH_PROBE: usize = 64;
 
 const MINIMUM_PACKET_LEN: usize = 16;
 // Keep the transport limit aligned with the 256 KiB channel packet baseline.

@@ -42,6 +42,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::BytesMut;
 use futures::Future;
 use futures::task::{Context, Poll};
 use kex::ClientKex;
@@ -1285,28 +1286,27 @@ where
     })
 }
 
-/// The socket read buffer of a client session: several full-size packets.
-const READ_BUFFER_SIZE: usize = 256 * 1024;
-
 async fn start_reading<R: AsyncRead + Unpin>(
     mut stream_read: R,
     mut buffer: SSHBuffer,
     mut cipher: Box<dyn OpeningKey + Send>,
-) -> Result<(usize, R, SSHBuffer, Box<dyn OpeningKey + Send>), crate::Error> {
-    buffer.buffer.clear();
-    let n = cipher::read(&mut stream_read, &mut buffer, &mut *cipher).await?;
-    Ok((n, stream_read, buffer, cipher))
+) -> Result<(BytesMut, R, SSHBuffer, Box<dyn OpeningKey + Send>), crate::Error> {
+    let packet = cipher::read(&mut stream_read, &mut buffer, &mut *cipher).await?;
+    Ok((packet, stream_read, buffer, cipher))
 }
 
 impl Session {
-    /// The packet's payload. Without compression the packet buffer itself becomes the payload
-    /// (no copy); the next read allocates a fresh buffer.
-    fn maybe_decompress(&mut self, buffer: &mut SSHBuffer) -> Result<IncomingSshPacket, Error> {
-        let seqn = buffer.seqn;
+    /// The packet's payload. Without compression it is the packet itself, after its length
+    /// and padding-length fields (no copy).
+    fn maybe_decompress(
+        &mut self,
+        packet: BytesMut,
+        seqn: Wrapping<u32>,
+    ) -> Result<IncomingSshPacket, Error> {
         if let Some(ref mut enc) = self.common.encrypted {
             let mut decomp = Vec::new();
             #[allow(clippy::indexing_slicing)] // length checked
-            let input = &buffer.buffer[5..];
+            let input = &packet[5..];
             let output = enc.decompress.decompress(input, &mut decomp)?;
             if !std::ptr::eq(output, input) {
                 return Ok(IncomingSshPacket {
@@ -1316,7 +1316,7 @@ impl Session {
             }
         }
         Ok(IncomingSshPacket {
-            buffer: bytes::Bytes::from(std::mem::take(&mut buffer.buffer)).slice(5..),
+            buffer: packet.freeze().slice(5..),
             seqn,
         })
     }
@@ -1428,10 +1428,6 @@ impl Session {
             crate::future_or_pending(self.common.config.inactivity_timeout, tokio::time::sleep);
         pin!(inactivity_timer);
 
-        // Read the socket through a buffer: one read then usually holds several packets,
-        // where reading each packet's length and body separately costs two system calls
-        // (and often a wake-up) per packet.
-        let stream_read = tokio::io::BufReader::with_capacity(READ_BUFFER_SIZE, stream_read);
         let reading = start_reading(stream_read, buffer, opening_cipher);
         pin!(reading);
 
@@ -1450,18 +1446,18 @@ impl Session {
             pin!(rekey_timer);
             tokio::select! {
                 r = &mut reading => {
-                    let (stream_read, mut buffer, mut opening_cipher) = match r {
-                        Ok((_, stream_read, buffer, opening_cipher)) => (stream_read, buffer, opening_cipher),
+                    let (packet, stream_read, mut buffer, mut opening_cipher) = match r {
+                        Ok(read) => read,
                         Err(e) => return Err(e.into())
                     };
 
                     std::mem::swap(&mut opening_cipher, &mut self.common.remote_to_local);
 
-                    if buffer.buffer.len() < 5 {
+                    if packet.len() < 5 {
                         break
                     }
 
-                    let mut pkt = self.maybe_decompress(&mut buffer)?;
+                    let mut pkt = self.maybe_decompress(packet, buffer.seqn)?;
                     if !pkt.buffer.is_empty() {
                         #[allow(clippy::indexing_slicing)] // length checked
                         if pkt.buffer[0] == crate::msg::DISCONNECT {
@@ -2484,8 +2480,7 @@ mod tests {
         tokio::select! {
             r = &mut event_loop => panic!("event loop ended before rekeying: {:?}", r.map(drop)),
             r = tokio::time::timeout(Duration::from_secs(5), packet) => {
-                r.ok()?.unwrap();
-                buffer.buffer.get(5).copied()
+                r.ok()?.unwrap().get(5).copied()
             }
         }
     }
@@ -2616,11 +2611,10 @@ mod tests {
     }
 
     #[cfg(feature = "flate2")]
-    fn incoming_packet(compressed: Vec<u8>) -> SSHBuffer {
-        let mut buffer = SSHBuffer::new();
-        buffer.buffer.extend_from_slice(&[0; 5]);
-        buffer.buffer.extend_from_slice(&compressed);
-        buffer
+    fn incoming_packet(compressed: Vec<u8>) -> bytes::BytesMut {
+        let mut packet = bytes::BytesMut::from(&[0; 5][..]);
+        packet.extend_from_slice(&compressed);
+        packet
     }
 
     #[cfg(feature = "flate2")]
@@ -2629,8 +2623,8 @@ mod tests {
         let mut session = authenticated_session();
         let mut handler = TestHandler;
         let mut kex_done_signal = None;
-        let mut buffer = incoming_packet(compressed_debug_payload(200 * 1024));
-        let mut pkt: IncomingSshPacket = session.maybe_decompress(&mut buffer).unwrap();
+        let packet = incoming_packet(compressed_debug_payload(200 * 1024));
+        let mut pkt: IncomingSshPacket = session.maybe_decompress(packet, Wrapping(0)).unwrap();
 
         super::reply(&mut session, &mut handler, &mut kex_done_signal, &mut pkt)
             .await
@@ -2644,9 +2638,9 @@ mod tests {
     fn oversized_compressed_debug_is_rejected_before_client_ignores_it() {
         let mut session = authenticated_session();
         let oversized = crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN + 1024;
-        let mut buffer = incoming_packet(compressed_debug_payload(oversized));
+        let packet = incoming_packet(compressed_debug_payload(oversized));
 
-        let err = session.maybe_decompress(&mut buffer).unwrap_err();
+        let err = session.maybe_decompress(packet, Wrapping(0)).unwrap_err();
         assert!(
             matches!(err, crate::Error::PacketSize(len) if len > crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN)
         );

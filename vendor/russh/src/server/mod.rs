@@ -1065,10 +1065,9 @@ async fn start_reading<R: AsyncRead + Unpin>(
     mut stream_read: R,
     mut buffer: SSHBuffer,
     mut cipher: Box<dyn OpeningKey + Send>,
-) -> Result<(usize, R, SSHBuffer, Box<dyn OpeningKey + Send>), Error> {
-    buffer.buffer.clear();
-    let n = cipher::read(&mut stream_read, &mut buffer, &mut *cipher).await?;
-    Ok((n, stream_read, buffer, cipher))
+) -> Result<(bytes::BytesMut, R, SSHBuffer, Box<dyn OpeningKey + Send>), Error> {
+    let packet = cipher::read(&mut stream_read, &mut buffer, &mut *cipher).await?;
+    Ok((packet, stream_read, buffer, cipher))
 }
 
 /// An active server session returned by [run_stream].

@@ -472,24 +472,29 @@ impl Handle {
 }
 
 impl Session {
-    fn maybe_decompress(&mut self, buffer: &SSHBuffer) -> Result<IncomingSshPacket, Error> {
+    /// The packet's payload. Without compression it is the packet itself, after its length
+    /// and padding-length fields (no copy).
+    fn maybe_decompress(
+        &mut self,
+        packet: bytes::BytesMut,
+        seqn: Wrapping<u32>,
+    ) -> Result<IncomingSshPacket, Error> {
         if let Some(ref mut enc) = self.common.encrypted {
             let mut decomp = Vec::new();
-            Ok(IncomingSshPacket {
-                #[allow(clippy::indexing_slicing)] // length checked
-                buffer: bytes::Bytes::copy_from_slice(enc.decompress.decompress(
-                    &buffer.buffer[5..],
-                    &mut decomp,
-                )?),
-                seqn: buffer.seqn,
-            })
-        } else {
-            Ok(IncomingSshPacket {
-                #[allow(clippy::indexing_slicing)] // length checked
-                buffer: bytes::Bytes::copy_from_slice(&buffer.buffer[5..]),
-                seqn: buffer.seqn,
-            })
+            #[allow(clippy::indexing_slicing)] // length checked
+            let input = &packet[5..];
+            let output = enc.decompress.decompress(input, &mut decomp)?;
+            if !std::ptr::eq(output, input) {
+                return Ok(IncomingSshPacket {
+                    buffer: bytes::Bytes::copy_from_slice(output),
+                    seqn,
+                });
+            }
         }
+        Ok(IncomingSshPacket {
+            buffer: packet.freeze().slice(5..),
+            seqn,
+        })
     }
 
     /// Track a channel opened from this side under its local `id`.
@@ -754,16 +759,16 @@ impl Session {
 
             tokio::select! {
                 r = &mut reading => {
-                    let (stream_read, mut buffer, mut opening_cipher) = match r {
-                        Ok((_, stream_read, buffer, opening_cipher)) => (stream_read, buffer, opening_cipher),
+                    let (packet, stream_read, mut buffer, mut opening_cipher) = match r {
+                        Ok(read) => read,
                         Err(e) => return Err(e.into())
                     };
-                    if buffer.buffer.len() < 5 {
+                    if packet.len() < 5 {
                         is_reading = Some((stream_read, buffer, opening_cipher));
                         break
                     }
 
-                    let mut pkt = self.maybe_decompress(&buffer)?;
+                    let mut pkt = self.maybe_decompress(packet, buffer.seqn)?;
 
                     match pkt.buffer.first() {
                         None => (),
@@ -895,7 +900,7 @@ impl Session {
             }
             tokio::select! {
                 r = &mut reading => match r {
-                    Ok((0, _, _, _)) => break,
+                    Ok((packet, _, _, _)) if packet.is_empty() => break,
                     Ok((_, r, b, opening_cipher)) => {
                         is_reading = Some((r, b, opening_cipher));
                     }
@@ -1735,19 +1740,18 @@ mod tests {
         compressed
     }
 
-    fn incoming_packet(compressed: Vec<u8>) -> SSHBuffer {
-        let mut buffer = SSHBuffer::new();
-        buffer.buffer.extend_from_slice(&[0; 5]);
-        buffer.buffer.extend_from_slice(&compressed);
-        buffer
+    fn incoming_packet(compressed: Vec<u8>) -> bytes::BytesMut {
+        let mut packet = bytes::BytesMut::from(&[0; 5][..]);
+        packet.extend_from_slice(&compressed);
+        packet
     }
 
     #[tokio::test]
     async fn compressed_debug_is_ignored_after_server_parses_it() {
         let mut session = authenticated_session();
         let mut handler = TestHandler;
-        let buffer = incoming_packet(compressed_debug_payload(200 * 1024));
-        let mut pkt: IncomingSshPacket = session.maybe_decompress(&buffer).unwrap();
+        let packet = incoming_packet(compressed_debug_payload(200 * 1024));
+        let mut pkt: IncomingSshPacket = session.maybe_decompress(packet, Wrapping(0)).unwrap();
 
         super::super::reply(&mut session, &mut handler, &mut pkt)
             .await
@@ -1759,11 +1763,11 @@ mod tests {
     #[test]
     fn oversized_compressed_debug_is_rejected_before_server_ignores_it() {
         let mut session = authenticated_session();
-        let buffer = incoming_packet(compressed_debug_payload(
+        let packet = incoming_packet(compressed_debug_payload(
             crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN + 1024,
         ));
 
-        let err = session.maybe_decompress(&buffer).unwrap_err();
+        let err = session.maybe_decompress(packet, Wrapping(0)).unwrap_err();
         assert!(
             matches!(err, crate::Error::PacketSize(len) if len > crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN)
         );
@@ -1877,8 +1881,7 @@ mod tests {
         let packet = cipher::read(peer, &mut buffer, &mut opening_key);
         let result = tokio::time::timeout(Duration::from_secs(5), packet).await;
         event_loop.abort();
-        result.ok()?.unwrap();
-        buffer.buffer.get(5).copied()
+        result.ok()?.unwrap().get(5).copied()
     }
 
     #[tokio::test]
