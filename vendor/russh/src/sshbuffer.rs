@@ -288,6 +288,14 @@ async fn incoming_reuses_the_previous_chunk_once_its_packets_are_gone() {
 
 #[cfg(test)]
 #[tokio::test]
+async fn incoming_copies_small_packets_out_so_that_they_hold_no_chunk() {
+    // 400 packets of 1,000 bytes (about 400 KB, more than a chunk), all alive.
+    let allocated = read_packets_keeping(&distinct_payloads(400, 1_000), usize::MAX).await;
+    assert_eq!(allocated, 1);
+}
+
+#[cfg(test)]
+#[tokio::test]
 async fn incoming_reuses_its_chunk_in_place_when_nothing_holds_it() {
     let allocated = read_packets_keeping(&distinct_payloads(40, 30_000), 0).await;
     assert_eq!(allocated, 1);
@@ -424,9 +432,10 @@ impl SSHBuffer {
 ///
 /// The socket is read into chunks of [`READ_AHEAD`] bytes, so one read usually brings several
 /// packets (one system call per chunk instead of two per packet). Packets are split off the
-/// front and keep their chunk alive until the last of them is dropped. The chunk before the
-/// current one is kept and reused once all its packets are gone: its memory is still in the
-/// CPU's cache, where a new allocation's is not, and the kernel's copy into it is cheaper.
+/// front and keep their chunk alive until the last of them is dropped; small ones are copied
+/// out instead (see [`Incoming::detach_if_small`]). The chunk before the current one is kept
+/// and reused once all its packets are gone: its memory is still in the CPU's cache, where a
+/// new allocation's is not, and the kernel's copy into it is cheaper.
 #[derive(Debug, Default)]
 pub struct Incoming {
     current: BytesMut,
@@ -440,6 +449,9 @@ pub struct Incoming {
 const READ_AHEAD: usize = 256 * 1024;
 /// The least a read asks for.
 const MIN_READ: usize = READ_AHEAD / 8;
+/// Packets from this size on stay in their chunk: half of the 32 KiB channel-data packets that
+/// bulk transfers arrive in, whether the peer counts the framing in that size or not.
+const SHARE_FROM: usize = 16 * 1024;
 
 impl Incoming {
     /// Reads the socket until at least `want` bytes are here. Reads go into spare capacity
@@ -486,6 +498,18 @@ impl Incoming {
     /// Splits the first `len` bytes off as a packet.
     pub(crate) fn split_to(&mut self, len: usize) -> BytesMut {
         self.current.split_to(len)
+    }
+
+    /// A packet smaller than [`SHARE_FROM`] is copied into its own allocation: a chunk stays
+    /// alive while any packet cut from it does, and a channel that is not read can hold many
+    /// small packets, each of which would otherwise keep a whole chunk. So the memory a held
+    /// packet keeps is at most `READ_AHEAD / SHARE_FROM` times its size.
+    pub(crate) fn detach_if_small(packet: BytesMut) -> BytesMut {
+        if packet.len() < SHARE_FROM {
+            BytesMut::from(&packet[..])
+        } else {
+            packet
+        }
     }
 }
 

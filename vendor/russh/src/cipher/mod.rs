@@ -38,6 +38,7 @@ use tokio::io::AsyncRead;
 
 use self::cbc::CbcWrapper;
 use crate::Error;
+use crate::sshbuffer::Incoming;
 use crate::mac::MacAlgorithm;
 use crate::sshbuffer::SSHBuffer;
 
@@ -357,7 +358,7 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
 
     // Remove the padding
     packet.truncate(plaintext_end + PACKET_LENGTH_LEN);
-    Ok(packet)
+    Ok(Incoming::detach_if_small(packet))
 }
 
 pub(crate) const PACKET_LENGTH_LEN: usize = 4;
