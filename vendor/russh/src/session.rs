@@ -29,7 +29,7 @@ use crate::cipher::OpeningKey;
 use crate::client::GexParams;
 use crate::kex::dh::groups::DhGroup;
 use crate::kex::{KexAlgorithm, KexAlgorithmImplementor};
-use crate::sshbuffer::PacketWriter;
+use crate::sshbuffer::{IncomingSshPacket, PacketWriter};
 use crate::{
     ChannelId, ChannelParams, CryptoVec, Disconnect, Limits, auth, cipher, mac, msg, negotiation,
 };
@@ -129,6 +129,31 @@ impl ChannelFlushResult {
 }
 
 impl<C> CommonSession<C> {
+    /// The payload of a packet read by `cipher::read`. Without compression it is the packet
+    /// itself, after its length and padding-length fields (no copy).
+    pub(crate) fn maybe_decompress(
+        &mut self,
+        packet: bytes::BytesMut,
+        seqn: Wrapping<u32>,
+    ) -> Result<IncomingSshPacket, crate::Error> {
+        if let Some(ref mut enc) = self.encrypted {
+            let mut decomp = Vec::new();
+            #[allow(clippy::indexing_slicing)] // length checked
+            let input = &packet[5..];
+            let output = enc.decompress.decompress(input, &mut decomp)?;
+            if !std::ptr::eq(output, input) {
+                return Ok(IncomingSshPacket {
+                    buffer: Bytes::copy_from_slice(output),
+                    seqn,
+                });
+            }
+        }
+        Ok(IncomingSshPacket {
+            buffer: packet.freeze().slice(5..),
+            seqn,
+        })
+    }
+
     pub(crate) fn has_any_pending_data(&self) -> bool {
         self.encrypted
             .as_ref()

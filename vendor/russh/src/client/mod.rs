@@ -1296,31 +1296,6 @@ async fn start_reading<R: AsyncRead + Unpin>(
 }
 
 impl Session {
-    /// The packet's payload. Without compression it is the packet itself, after its length
-    /// and padding-length fields (no copy).
-    fn maybe_decompress(
-        &mut self,
-        packet: BytesMut,
-        seqn: Wrapping<u32>,
-    ) -> Result<IncomingSshPacket, Error> {
-        if let Some(ref mut enc) = self.common.encrypted {
-            let mut decomp = Vec::new();
-            #[allow(clippy::indexing_slicing)] // length checked
-            let input = &packet[5..];
-            let output = enc.decompress.decompress(input, &mut decomp)?;
-            if !std::ptr::eq(output, input) {
-                return Ok(IncomingSshPacket {
-                    buffer: bytes::Bytes::copy_from_slice(output),
-                    seqn,
-                });
-            }
-        }
-        Ok(IncomingSshPacket {
-            buffer: packet.freeze().slice(5..),
-            seqn,
-        })
-    }
-
     fn new(
         target_window_size: u32,
         common: CommonSession<Arc<Config>>,
@@ -1457,7 +1432,7 @@ impl Session {
                         break
                     }
 
-                    let mut pkt = self.maybe_decompress(packet, buffer.seqn)?;
+                    let mut pkt = self.common.maybe_decompress(packet, buffer.seqn)?;
                     if !pkt.buffer.is_empty() {
                         #[allow(clippy::indexing_slicing)] // length checked
                         if pkt.buffer[0] == crate::msg::DISCONNECT {
@@ -2624,7 +2599,10 @@ mod tests {
         let mut handler = TestHandler;
         let mut kex_done_signal = None;
         let packet = incoming_packet(compressed_debug_payload(200 * 1024));
-        let mut pkt: IncomingSshPacket = session.maybe_decompress(packet, Wrapping(0)).unwrap();
+        let mut pkt: IncomingSshPacket = session
+            .common
+            .maybe_decompress(packet, Wrapping(0))
+            .unwrap();
 
         super::reply(&mut session, &mut handler, &mut kex_done_signal, &mut pkt)
             .await
@@ -2640,7 +2618,10 @@ mod tests {
         let oversized = crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN + 1024;
         let packet = incoming_packet(compressed_debug_payload(oversized));
 
-        let err = session.maybe_decompress(packet, Wrapping(0)).unwrap_err();
+        let err = session
+            .common
+            .maybe_decompress(packet, Wrapping(0))
+            .unwrap_err();
         assert!(
             matches!(err, crate::Error::PacketSize(len) if len > crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN)
         );

@@ -472,31 +472,6 @@ impl Handle {
 }
 
 impl Session {
-    /// The packet's payload. Without compression it is the packet itself, after its length
-    /// and padding-length fields (no copy).
-    fn maybe_decompress(
-        &mut self,
-        packet: bytes::BytesMut,
-        seqn: Wrapping<u32>,
-    ) -> Result<IncomingSshPacket, Error> {
-        if let Some(ref mut enc) = self.common.encrypted {
-            let mut decomp = Vec::new();
-            #[allow(clippy::indexing_slicing)] // length checked
-            let input = &packet[5..];
-            let output = enc.decompress.decompress(input, &mut decomp)?;
-            if !std::ptr::eq(output, input) {
-                return Ok(IncomingSshPacket {
-                    buffer: bytes::Bytes::copy_from_slice(output),
-                    seqn,
-                });
-            }
-        }
-        Ok(IncomingSshPacket {
-            buffer: packet.freeze().slice(5..),
-            seqn,
-        })
-    }
-
     /// Track a channel opened from this side under its local `id`.
     fn register_channel(&mut self, id: ChannelId, channel_ref: ChannelRef) {
         channel_ref.attach(id, self.window_wake.sender.clone());
@@ -768,7 +743,7 @@ impl Session {
                         break
                     }
 
-                    let mut pkt = self.maybe_decompress(packet, buffer.seqn)?;
+                    let mut pkt = self.common.maybe_decompress(packet, buffer.seqn)?;
 
                     match pkt.buffer.first() {
                         None => (),
@@ -1751,7 +1726,10 @@ mod tests {
         let mut session = authenticated_session();
         let mut handler = TestHandler;
         let packet = incoming_packet(compressed_debug_payload(200 * 1024));
-        let mut pkt: IncomingSshPacket = session.maybe_decompress(packet, Wrapping(0)).unwrap();
+        let mut pkt: IncomingSshPacket = session
+            .common
+            .maybe_decompress(packet, Wrapping(0))
+            .unwrap();
 
         super::super::reply(&mut session, &mut handler, &mut pkt)
             .await
@@ -1767,7 +1745,10 @@ mod tests {
             crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN + 1024,
         ));
 
-        let err = session.maybe_decompress(packet, Wrapping(0)).unwrap_err();
+        let err = session
+            .common
+            .maybe_decompress(packet, Wrapping(0))
+            .unwrap_err();
         assert!(
             matches!(err, crate::Error::PacketSize(len) if len > crate::cipher::MAXIMUM_DECOMPRESSED_PACKET_LEN)
         );
