@@ -100,6 +100,9 @@ enum Cmd {
         timeout_s: u64,
     },
     /// Sequential connect → 1-byte echo → close, --count times; rows "<row> p50" and "<row> p99".
+    /// With --versus, a second forward takes every other connection (the two tools alternate
+    /// connection by connection, so the machine's drift reaches both alike) and gets rows of
+    /// its own under --versus-tool.
     Setup {
         #[command(flatten)]
         dest: Dest,
@@ -107,6 +110,12 @@ enum Cmd {
         label: Label,
         #[arg(long, default_value_t = 1000)]
         count: usize,
+        /// A second -L listener to alternate with, connection by connection.
+        #[arg(long, requires = "versus_tool")]
+        versus: Option<SocketAddr>,
+        /// The tool behind --versus.
+        #[arg(long)]
+        versus_tool: Option<String>,
     },
     /// Opens --count connections, holds all open, then each echoes 1 KiB. Rows "<row> ok"
     /// (successes) and, with --pid, "<row> peak RSS" (VmHWM of that process, MB).
@@ -194,6 +203,9 @@ enum Cmd {
 }
 
 /// Prints one record line.
+/// Timed connections per turn when `setup` alternates between two forwards.
+const SETUP_BLOCK: usize = 20;
+
 fn emit(label: &Label, row: &str, value: Option<f64>, unit: &str, target: &str, note: &str) {
     let line = json!({
         "row": row,
@@ -298,32 +310,43 @@ async fn run(cmd: Cmd) -> Result<()> {
             }
             Ok(())
         }
-        Cmd::Setup { dest, label, count } => {
-            let mut ms = Vec::with_capacity(count);
-            let mut failures = 0usize;
-            for _ in 0..count {
-                let t0 = std::time::Instant::now();
-                match tokio::time::timeout(Duration::from_secs(5), net::echo_once(&dest, 1)).await {
-                    Ok(Ok(())) => ms.push(t0.elapsed().as_secs_f64() * 1e3),
-                    _ => failures += 1,
-                }
+        Cmd::Setup {
+            dest,
+            label,
+            count,
+            versus,
+            versus_tool,
+        } => {
+            let mut runs = vec![(dest.clone(), label.clone())];
+            if let (Some(addr), Some(tool)) = (versus, versus_tool) {
+                let dest = Dest {
+                    connect: addr,
+                    ..dest
+                };
+                runs.push((dest, Label { tool, ..label }));
             }
-            let note = if failures > 0 {
-                format!("{failures} failed")
-            } else {
-                String::new()
-            };
-            let p50 = format!("{} p50", label.row);
-            let p99 = format!("{} p99", label.row);
-            emit(
-                &label,
-                &p50,
-                stats::percentile(&ms, 50.0),
-                "ms",
-                &label.target_spec,
-                &note,
-            );
-            emit(&label, &p99, stats::percentile(&ms, 99.0), "ms", "", &note);
+            let dests: Vec<Dest> = runs.iter().map(|(d, _)| d.clone()).collect();
+            let block = if runs.len() > 1 { SETUP_BLOCK } else { count };
+            let timings = net::setup_turns(&dests, count, block).await;
+            for ((_, label), (ms, failures)) in runs.iter().zip(timings) {
+                let note = if failures > 0 {
+                    format!("{failures} failed")
+                } else {
+                    String::new()
+                };
+                let p50 = format!("{} p50", label.row);
+                let p99 = format!("{} p99", label.row);
+                let target = &label.target_spec;
+                emit(
+                    label,
+                    &p50,
+                    stats::percentile(&ms, 50.0),
+                    "ms",
+                    target,
+                    &note,
+                );
+                emit(label, &p99, stats::percentile(&ms, 99.0), "ms", "", &note);
+            }
             Ok(())
         }
         Cmd::Concurrency {

@@ -174,6 +174,34 @@ pub async fn echo_once(dest: &Dest, n: usize) -> Result<()> {
     Ok(())
 }
 
+/// `count` timed connect → 1-byte echo → close round trips through each of `dests`, which take
+/// turns of `block` (the last turn may be shorter). With more than one destination each turn
+/// starts with one round trip that is not timed: a forward is still tearing down its previous
+/// connection when the next one starts, and that overlap belongs on its own clock, not on the
+/// next tool's. Returns per destination the times in ms and the number of failed round trips.
+pub async fn setup_turns(dests: &[Dest], count: usize, block: usize) -> Vec<(Vec<f64>, usize)> {
+    let mut out = vec![(Vec::with_capacity(count), 0usize); dests.len()];
+    let limit = Duration::from_secs(5);
+    let mut done = 0;
+    while done < count {
+        let n = block.max(1).min(count - done);
+        for (dest, (ms, failures)) in dests.iter().zip(out.iter_mut()) {
+            if dests.len() > 1 {
+                let _ = tokio::time::timeout(limit, echo_once(dest, 1)).await;
+            }
+            for _ in 0..n {
+                let t0 = Instant::now();
+                match tokio::time::timeout(limit, echo_once(dest, 1)).await {
+                    Ok(Ok(())) => ms.push(t0.elapsed().as_secs_f64() * 1e3),
+                    _ => *failures += 1,
+                }
+            }
+        }
+        done += n;
+    }
+    out
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Dir {
     Up,
@@ -604,6 +632,8 @@ pub async fn agent_scale(a: AgentScale) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     #[test]
     fn socks5_request_bytes() {
@@ -663,5 +693,47 @@ mod tests {
         throughput(&dest, 3 * CHUNK as u64 + 7, &dirs)
             .await
             .unwrap();
+    }
+
+    /// An echo server that counts its connections.
+    async fn counting_echo() -> (Dest, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let dest = Dest {
+            connect: listener.local_addr().unwrap(),
+            socks5: false,
+            target: None,
+        };
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let (s, _) = listener.accept().await.unwrap();
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(handle(s));
+            }
+        });
+        (dest, seen)
+    }
+
+    #[tokio::test]
+    async fn setup_turns_time_count_round_trips_per_destination() {
+        let (a, seen_a) = counting_echo().await;
+        let (b, seen_b) = counting_echo().await;
+        let got = setup_turns(&[a, b], 45, 20).await;
+        for (ms, failures) in &got {
+            assert_eq!((ms.len(), *failures), (45, 0));
+        }
+        // Turns of 20, 20 and 5, each opened by one untimed round trip.
+        assert_eq!(seen_a.load(Ordering::SeqCst), 48);
+        assert_eq!(seen_b.load(Ordering::SeqCst), 48);
+
+        let (alone, seen) = counting_echo().await;
+        let got = setup_turns(&[alone], 7, 7).await;
+        assert_eq!(got[0].0.len(), 7);
+        assert_eq!(
+            seen.load(Ordering::SeqCst),
+            7,
+            "one destination: nothing untimed"
+        );
     }
 }
