@@ -100,9 +100,9 @@ enum Cmd {
         timeout_s: u64,
     },
     /// Sequential connect → 1-byte echo → close, --count times; rows "<row> p50" and "<row> p99".
-    /// With --versus, a second forward takes every other connection (the two tools alternate
-    /// connection by connection, so the machine's drift reaches both alike) and gets rows of
-    /// its own under --versus-tool.
+    /// With --versus, a second forward takes turns with the first, [`SETUP_BLOCK`] connections
+    /// at a time (so the machine's drift reaches both alike), and gets rows of its own under
+    /// --versus-tool.
     Setup {
         #[command(flatten)]
         dest: Dest,
@@ -110,7 +110,7 @@ enum Cmd {
         label: Label,
         #[arg(long, default_value_t = 1000)]
         count: usize,
-        /// A second -L listener to alternate with, connection by connection.
+        /// A second -L listener to take turns with.
         #[arg(long, requires = "versus_tool")]
         versus: Option<SocketAddr>,
         /// The tool behind --versus.
@@ -202,10 +202,10 @@ enum Cmd {
     },
 }
 
-/// Prints one record line.
 /// Timed connections per turn when `setup` alternates between two forwards.
 const SETUP_BLOCK: usize = 20;
 
+/// Prints one record line.
 fn emit(label: &Label, row: &str, value: Option<f64>, unit: &str, target: &str, note: &str) {
     let line = json!({
         "row": row,
@@ -326,8 +326,7 @@ async fn run(cmd: Cmd) -> Result<()> {
                 runs.push((dest, Label { tool, ..label }));
             }
             let dests: Vec<Dest> = runs.iter().map(|(d, _)| d.clone()).collect();
-            let block = if runs.len() > 1 { SETUP_BLOCK } else { count };
-            let timings = net::setup_turns(&dests, count, block).await;
+            let timings = net::setup_turns(&dests, count, SETUP_BLOCK).await;
             for ((_, label), (ms, failures)) in runs.iter().zip(timings) {
                 let note = if failures > 0 {
                     format!("{failures} failed")
