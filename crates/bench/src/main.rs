@@ -317,17 +317,17 @@ async fn run(cmd: Cmd) -> Result<()> {
             versus,
             versus_tool,
         } => {
-            let mut runs = vec![(dest.clone(), label.clone())];
+            let mut dests = vec![dest.clone()];
+            let mut labels = vec![label.clone()];
             if let (Some(addr), Some(tool)) = (versus, versus_tool) {
-                let dest = Dest {
+                dests.push(Dest {
                     connect: addr,
                     ..dest
-                };
-                runs.push((dest, Label { tool, ..label }));
+                });
+                labels.push(Label { tool, ..label });
             }
-            let dests: Vec<Dest> = runs.iter().map(|(d, _)| d.clone()).collect();
             let timings = net::setup_turns(&dests, count, SETUP_BLOCK).await;
-            for ((_, label), (ms, failures)) in runs.iter().zip(timings) {
+            for (label, (ms, failures)) in labels.iter().zip(timings) {
                 let note = if failures > 0 {
                     format!("{failures} failed")
                 } else {

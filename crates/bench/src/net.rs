@@ -673,21 +673,7 @@ mod tests {
 
     #[tokio::test]
     async fn server_round_trips() {
-        let sock = TcpSocket::new_v4().unwrap();
-        sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
-        let listener = sock.listen(16).unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            loop {
-                let (s, _) = listener.accept().await.unwrap();
-                tokio::spawn(handle(s));
-            }
-        });
-        let dest = Dest {
-            connect: addr,
-            socks5: false,
-            target: None,
-        };
+        let (dest, _) = counting_server().await;
         echo_once(&dest, 100).await.unwrap();
         let dirs = directions("both", 2).unwrap();
         throughput(&dest, 3 * CHUNK as u64 + 7, &dirs)
@@ -695,8 +681,8 @@ mod tests {
             .unwrap();
     }
 
-    /// An echo server that counts its connections.
-    async fn counting_echo() -> (Dest, Arc<AtomicUsize>) {
+    /// The target server on a free port, and the number of connections it has accepted.
+    async fn counting_server() -> (Dest, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let dest = Dest {
             connect: listener.local_addr().unwrap(),
@@ -717,8 +703,8 @@ mod tests {
 
     #[tokio::test]
     async fn setup_turns_time_count_round_trips_per_destination() {
-        let (a, seen_a) = counting_echo().await;
-        let (b, seen_b) = counting_echo().await;
+        let (a, seen_a) = counting_server().await;
+        let (b, seen_b) = counting_server().await;
         let got = setup_turns(&[a, b], 45, 20).await;
         for (ms, failures) in &got {
             assert_eq!((ms.len(), *failures), (45, 0));
@@ -727,7 +713,7 @@ mod tests {
         assert_eq!(seen_a.load(Ordering::SeqCst), 48);
         assert_eq!(seen_b.load(Ordering::SeqCst), 48);
 
-        let (alone, seen) = counting_echo().await;
+        let (alone, seen) = counting_server().await;
         let got = setup_turns(&[alone], 7, 7).await;
         assert_eq!(got[0].0.len(), 7);
         assert_eq!(
