@@ -73,6 +73,29 @@ impl Target {
         }
     }
 
+    /// For a ratio target, how many of the pairs meet it and how many pairs there are; `None`
+    /// for other targets, or when the tools have different numbers of samples (then the n-th
+    /// samples are not from the same round). A pair with a failed sample counts as not meeting.
+    pub fn pairs_meeting(&self, pw: &[Option<f64>], ssh: &[Option<f64>]) -> Option<(usize, usize)> {
+        let meets = |r: f64| match *self {
+            Target::RatioAtLeast(x) => r >= x,
+            Target::RatioAtMost(x) => r <= x,
+            _ => false,
+        };
+        if !matches!(self, Target::RatioAtLeast(_) | Target::RatioAtMost(_))
+            || pw.len() != ssh.len()
+            || pw.is_empty()
+        {
+            return None;
+        }
+        let met = pw
+            .iter()
+            .zip(ssh)
+            .filter(|(a, b)| matches!((a, b), (Some(a), Some(b)) if *b != 0.0 && meets(a / b)))
+            .count();
+        Some((met, pw.len()))
+    }
+
     pub fn describe(&self, unit: &str) -> String {
         let u = if unit.is_empty() {
             String::new()
@@ -100,6 +123,9 @@ pub struct Row {
     pub pw_samples: Vec<Option<f64>>,
     pub ssh_samples: Vec<Option<f64>>,
     pub ratio: Option<f64>,
+    /// Same-round pairs whose own ratio meets the target, of all pairs (see
+    /// [`Target::pairs_meeting`]): how much of the median ratio is noise.
+    pub pairs_meeting: Option<(usize, usize)>,
     pub target: String,
     pub pass: Option<bool>,
     pub note: String,
@@ -158,6 +184,7 @@ pub fn summarise(records: &[Record]) -> Vec<Row> {
                 row: name.clone(),
                 unit: first.unit.clone(),
                 pass: target.check(pw, ratio),
+                pairs_meeting: target.pairs_meeting(&pw_samples, &ssh_samples),
                 target: target.describe(&first.unit),
                 pw,
                 ssh,
@@ -196,12 +223,16 @@ fn cell(v: Option<f64>, unit: &str, samples: &[Option<f64>]) -> String {
 /// The markdown table.
 pub fn markdown(rows: &[Row]) -> String {
     let mut s = String::from(
-        "| Row | portwarden | OpenSSH | pw/ssh | Target | Result |\n|---|---:|---:|---:|---|---|\n",
+        "| Row | portwarden | OpenSSH | pw/ssh | Pairs at target | Target | Result |\n|---|---:|---:|---:|---:|---|---|\n",
     );
     for r in rows {
         let ratio = r
             .ratio
             .map(|x| format!("{x:.2}×"))
+            .unwrap_or_else(|| "—".into());
+        let pairs = r
+            .pairs_meeting
+            .map(|(met, of)| format!("{met}/{of}"))
             .unwrap_or_else(|| "—".into());
         let pass = match r.pass {
             Some(true) => "pass",
@@ -214,7 +245,7 @@ pub fn markdown(rows: &[Row]) -> String {
             format!("{} ({})", r.row, r.note)
         };
         s.push_str(&format!(
-            "| {row} | {} | {} | {ratio} | {} | {pass} |\n",
+            "| {row} | {} | {} | {ratio} | {pairs} | {} | {pass} |\n",
             cell(r.pw, &r.unit, &r.pw_samples),
             cell(r.ssh, &r.unit, &r.ssh_samples),
             r.target
@@ -309,15 +340,34 @@ mod tests {
         assert_eq!(rows[0].ssh, Some(150.0));
         assert_eq!(rows[0].pass, Some(true));
         assert!((rows[0].ratio.unwrap() - 200.0 / 150.0).abs() < 1e-9);
+        // Four portwarden samples against three of OpenSSH: not paired by round.
+        assert_eq!(rows[0].pairs_meeting, None);
         assert_eq!(rows[1].row, "a");
         assert_eq!(rows[1].ssh, None);
         assert_eq!(rows[1].pass, None);
         let md = markdown(&rows);
         assert!(
-            md.contains("| b | 200 MB/s | 150 MB/s | 1.33× | ≥ 1× ssh | pass |"),
+            md.contains("| b | 200 MB/s | 150 MB/s | 1.33× | — | ≥ 1× ssh | pass |"),
             "{md}"
         );
-        assert!(md.contains("| a | 10 MB/s | — | — | — |  |"), "{md}");
+        assert!(md.contains("| a | 10 MB/s | — | — | — | — |  |"), "{md}");
+    }
+
+    #[test]
+    fn pairs_meeting_pair_the_nth_samples() {
+        let at_least = Target::RatioAtLeast(1.0);
+        let pw = [Some(110.0), Some(90.0), Some(100.0), None];
+        let ssh = [Some(100.0), Some(100.0), Some(100.0), Some(100.0)];
+        // 1.1 and 1.0 meet ≥ 1; 0.9 does not; a failed portwarden sample does not.
+        assert_eq!(at_least.pairs_meeting(&pw, &ssh), Some((2, 4)));
+        assert_eq!(
+            Target::RatioAtMost(1.0).pairs_meeting(&pw, &ssh),
+            Some((2, 4))
+        );
+        // Unequal sample counts cannot be paired by round; other targets have no pairs.
+        assert_eq!(at_least.pairs_meeting(&pw[..3], &ssh), None);
+        assert_eq!(Target::PwAtMost(150.0).pairs_meeting(&pw, &ssh), None);
+        assert_eq!(at_least.pairs_meeting(&[], &[]), None);
     }
 
     #[test]
