@@ -73,15 +73,11 @@ impl Target {
         }
     }
 
-    /// For a ratio target, how many of the pairs meet it and how many pairs there are; `None`
-    /// for other targets, or when the tools have different numbers of samples (then the n-th
-    /// samples are not from the same round). A pair with a failed sample counts as not meeting.
+    /// For a ratio target, how many of the pairs meet it (by [`Target::check`] on the pair's own
+    /// ratio) and how many pairs there are; `None` for other targets, or when the tools have
+    /// different numbers of samples (then the n-th samples are not from the same round). A pair
+    /// with a failed sample counts as not meeting.
     pub fn pairs_meeting(&self, pw: &[Option<f64>], ssh: &[Option<f64>]) -> Option<(usize, usize)> {
-        let meets = |r: f64| match *self {
-            Target::RatioAtLeast(x) => r >= x,
-            Target::RatioAtMost(x) => r <= x,
-            _ => false,
-        };
         if !matches!(self, Target::RatioAtLeast(_) | Target::RatioAtMost(_))
             || pw.len() != ssh.len()
             || pw.is_empty()
@@ -91,7 +87,10 @@ impl Target {
         let met = pw
             .iter()
             .zip(ssh)
-            .filter(|(a, b)| matches!((a, b), (Some(a), Some(b)) if *b != 0.0 && meets(a / b)))
+            .filter(|pair| match *pair {
+                (Some(a), Some(b)) if *b != 0.0 => self.check(Some(*a), Some(a / b)) == Some(true),
+                _ => false,
+            })
             .count();
         Some((met, pw.len()))
     }
