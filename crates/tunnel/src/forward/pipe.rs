@@ -75,6 +75,7 @@ pub async fn pipe(
         if transport.is_closed() {
             false
         } else {
+            // Shut the local socket after one scheduler turn, as with the EOF above.
             tokio::task::yield_now().await;
             let _ = local_write.shutdown().await;
             true
