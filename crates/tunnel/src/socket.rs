@@ -224,26 +224,28 @@ mod tests {
         let (ours, mut peer, probe) = pair(&listener).await;
         let mut ours = TransportSocket::new(ours);
         assert!(ours.rearm_later.is_some(), "the re-arm task did not start");
+        // Small reads only: re-armed by the task, after a turn.
         let mut small = Vec::new();
-        // Small reads only (re-armed by the task), then bulk reads with small ones after them
-        // (re-armed at once).
         for _ in 0..BULK_TAIL + 4 {
             answer_then_receive(&mut ours, &mut peer, &probe, 1).await;
             ours.read_exact(&mut [0u8; 1]).await.unwrap();
             small.push(quickack_after_a_turn(&probe).await);
         }
+        // A bulk read, then a small one within its tail (the second small read after it, since
+        // `answer_then_receive` reads one byte first): both re-armed at once.
         let mut bulk = Vec::new();
+        let mut tail = Vec::new();
         for _ in 0..8 {
-            answer_then_receive(&mut ours, &mut peer, &probe, 1).await;
-            ours.read_exact(&mut [0u8; 1]).await.unwrap();
-            small.push(quickack_after_a_turn(&probe).await);
-
             answer_then_receive(&mut ours, &mut peer, &probe, 2 * BULK_READ).await;
             let mut buf = vec![0u8; 2 * BULK_READ];
             let n = ours.read(&mut buf).await.unwrap();
             assert!(n >= BULK_READ, "a bulk read brought only {n} bytes");
             bulk.push(probe.tcp_quickack().unwrap());
             ours.read_exact(&mut buf[n..]).await.unwrap();
+
+            answer_then_receive(&mut ours, &mut peer, &probe, 1).await;
+            ours.read_exact(&mut [0u8; 1]).await.unwrap();
+            tail.push(probe.tcp_quickack().unwrap());
         }
         assert!(
             small.iter().all(|&quick| quick),
@@ -252,6 +254,10 @@ mod tests {
         assert!(
             bulk.iter().all(|&quick| quick),
             "a bulk read left the socket in delayed-ACK mode: {bulk:?}"
+        );
+        assert!(
+            tail.iter().all(|&quick| quick),
+            "a small read right after a bulk one was not re-armed at once: {tail:?}"
         );
     }
 
