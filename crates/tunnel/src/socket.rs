@@ -29,7 +29,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 /// Reads of at least this many bytes are a bulk transfer: quick ACKs are re-armed at once.
-pub const BULK_READ: usize = 16 * 1024;
+const BULK_READ: usize = 16 * 1024;
 
 /// After a bulk read, this many small reads still re-arm at once: they are a transfer's tail
 /// or a gap in it, and deferring the re-arm there cost sshd ~4 % more CPU per GiB sent.
@@ -42,7 +42,8 @@ pub struct TransportSocket {
     /// Asks the transport's re-arm task for a re-arm after a small read; `None` where the task
     /// could not start (no runtime, no spare descriptor), and then small reads re-arm at once.
     rearm_later: Option<mpsc::Sender<()>>,
-    /// Small reads since the last bulk read (saturating).
+    /// Small reads since the last bulk read (saturating); starts at [`BULK_TAIL`], as if the
+    /// last bulk read were long ago.
     since_bulk: u8,
 }
 
