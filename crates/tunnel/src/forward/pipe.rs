@@ -16,6 +16,7 @@
 //! bytes. Measured side by side (connect → 1-byte echo → close, 20 pairs of 1,000): p50 −2 %,
 //! 17 of the 20 pairs faster.
 
+use std::future::Future;
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,8 +25,8 @@ use bytes::{Buf, Bytes, BytesMut};
 use futures::FutureExt;
 use russh::client::Msg;
 use russh::{Channel, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
@@ -41,6 +42,29 @@ const READ_MAX: usize = 128 * 1024;
 
 /// The most one vectored write to the local socket carries.
 const BATCH_MAX: usize = 256 * 1024;
+
+/// A batch this large (a full SSH packet) is a bulk stream: before writing it, the pump lets
+/// the runtime turn once, and so poll the sockets, and takes what that turn delivered. The
+/// transport reader then decrypts the packets sshd has sent meanwhile and they join this write,
+/// instead of each transport read making a write of its own and waking the local reader for
+/// it. Measured on 1 GiB `-L` downloads with AES-GCM (2 vCPUs, with sshd, the forward and both
+/// ends of the transfer all busy), against the same build without the turn: paired medians
+/// +7.1 % and +3.3 % in two runs of 16 pairs, with CPU per GiB lower for the forward (−4 to
+/// −8 %) and for sshd (−6 %); ChaCha20 +2.6 % (10 pairs), `-R` upload ±0 (10 pairs). Three
+/// turns gained less (+3.9 %). Smaller batches (an interactive echo, a request) go at once.
+const BULK_BATCH: usize = 32 * 1024;
+
+/// Where [`download`] takes the channel's messages from: the russh channel (or, in tests, a
+/// queue that can be fed between two turns of the runtime).
+trait Inbox {
+    fn next(&mut self) -> impl Future<Output = Option<ChannelMsg>> + Send + '_;
+}
+
+impl Inbox for ChannelReadHalf {
+    fn next(&mut self) -> impl Future<Output = Option<ChannelMsg>> + Send + '_ {
+        self.wait()
+    }
+}
 
 /// Pumps until both directions are finished, the transport dies, or `cancel` fires.
 pub async fn pipe(
@@ -127,17 +151,24 @@ async fn upload(local: &mut OwnedReadHalf, tx: &ChannelWriteHalf<Msg>, counter: 
 
 /// Channel → local socket, writing payloads straight from the packets. What has already
 /// arrived is written together (one vectored write for up to [`BATCH_MAX`] bytes), as OpenSSH
-/// drains its channel buffer in one write. Extended data (a stderr stream) has no place on a
-/// TCP forward and is dropped; it still counts as consumed, so it cannot hold the window shut.
-async fn download(rx: &mut ChannelReadHalf, local: &mut OwnedWriteHalf, counter: &AtomicU64) {
+/// drains its channel buffer in one write. A batch of [`BULK_BATCH`] or more first waits one
+/// scheduler turn for the packets already on their way (see there). Extended data (a stderr
+/// stream) has no place on a TCP forward and is dropped; it still counts as consumed, so it
+/// cannot hold the window shut.
+async fn download<I: Inbox, W: AsyncWrite + Unpin>(rx: &mut I, local: &mut W, counter: &AtomicU64) {
     let mut batch: Vec<Bytes> = Vec::new();
     let mut more = true;
     while more {
         let mut len = 0;
-        more = take(rx.wait().await, &mut batch, &mut len);
+        let mut waited = false;
+        more = take(rx.next().await, &mut batch, &mut len);
         while more && len < BATCH_MAX {
-            match rx.wait().now_or_never() {
+            match rx.next().now_or_never() {
                 Some(msg) => more = take(msg, &mut batch, &mut len),
+                None if len >= BULK_BATCH && !waited => {
+                    waited = true;
+                    tokio::task::yield_now().await;
+                }
                 None => break,
             }
         }
@@ -163,7 +194,10 @@ fn take(msg: Option<ChannelMsg>, batch: &mut Vec<Bytes>, len: &mut usize) -> boo
 }
 
 /// Writes every buffer of `batch`, in order, with as few system calls as the socket allows.
-async fn write_batch(local: &mut OwnedWriteHalf, batch: &mut Vec<Bytes>) -> std::io::Result<()> {
+async fn write_batch<W: AsyncWrite + Unpin>(
+    local: &mut W,
+    batch: &mut Vec<Bytes>,
+) -> std::io::Result<()> {
     let mut first = 0;
     while let Some(rest) = batch.get(first..).filter(|r| !r.is_empty()) {
         let slices: Vec<IoSlice<'_>> = rest.iter().map(|b| IoSlice::new(b)).collect();
@@ -182,4 +216,91 @@ async fn write_batch(local: &mut OwnedWriteHalf, batch: &mut Vec<Bytes>) -> std:
     }
     batch.clear();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::sync::mpsc;
+
+    use super::*;
+
+    impl Inbox for mpsc::UnboundedReceiver<ChannelMsg> {
+        fn next(&mut self) -> impl Future<Output = Option<ChannelMsg>> + Send + '_ {
+            self.recv()
+        }
+    }
+
+    /// A local socket that takes everything at once and keeps the size of each write.
+    #[derive(Default)]
+    struct Writes(Vec<usize>);
+
+    impl AsyncWrite for Writes {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.get_mut().0.push(buf.len());
+            Poll::Ready(Ok(buf.len()))
+        }
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<std::io::Result<usize>> {
+            let n = bufs.iter().map(|b| b.len()).sum();
+            self.get_mut().0.push(n);
+            Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn data(len: usize) -> ChannelMsg {
+        ChannelMsg::Data {
+            data: Bytes::from(vec![7u8; len]),
+        }
+    }
+
+    /// Runs `download` on a one-thread runtime (as `forward` runs) with a message of `first`
+    /// bytes queued and one of `second` bytes sent by another task, which runs in the next
+    /// turn of the runtime; then EOF. Returns the sizes of the writes to the local socket.
+    fn writes(first: usize, second: usize) -> Vec<usize> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let (tx, mut rx) = mpsc::unbounded_channel();
+            tx.send(data(first)).expect("queued");
+            tokio::spawn(async move {
+                tx.send(data(second)).expect("queued");
+                tx.send(ChannelMsg::Eof).expect("queued");
+            });
+            let mut local = Writes::default();
+            let counter = AtomicU64::new(0);
+            download(&mut rx, &mut local, &counter).await;
+            assert_eq!(counter.load(Ordering::Relaxed), (first + second) as u64);
+            local.0
+        })
+    }
+
+    #[test]
+    fn a_bulk_batch_waits_one_turn_for_the_packets_on_their_way() {
+        assert_eq!(writes(BULK_BATCH, 1000), vec![BULK_BATCH + 1000]);
+    }
+
+    #[test]
+    fn a_small_batch_is_written_at_once() {
+        assert_eq!(writes(BULK_BATCH - 1, 1000), vec![BULK_BATCH - 1, 1000]);
+    }
 }
