@@ -138,10 +138,13 @@ impl std::fmt::Debug for Transport {
     }
 }
 
+/// The largest channel data packet this client accepts (and so the most sshd puts in one).
+pub(crate) const MAX_PACKET: u32 = 32 * 1024;
+
 fn russh_config(opts: &SshOptions) -> Arc<client::Config> {
     let mut config = client::Config {
         window_size: 2 * 1024 * 1024,
-        maximum_packet_size: 32768,
+        maximum_packet_size: MAX_PACKET,
         nodelay: true,
         keepalive_interval: opts.keepalive_interval,
         keepalive_max: opts.keepalive_max,

@@ -31,7 +31,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::forward::Counters;
-use crate::ssh::Transport;
+use crate::ssh::{Transport, MAX_PACKET};
 
 /// The first read buffer of a connection, and the size after a short read.
 const READ_MIN: usize = 4 * 1024;
@@ -52,7 +52,7 @@ const BATCH_MAX: usize = 256 * 1024;
 /// +7.1 % and +3.3 % in two runs of 16 pairs, with CPU per GiB lower for the forward (−4 to
 /// −8 %) and for sshd (−6 %); ChaCha20 +2.6 % (10 pairs), `-R` upload ±0 (10 pairs). Three
 /// turns gained less (+3.9 %). Smaller batches (an interactive echo, a request) go at once.
-const BULK_BATCH: usize = 32 * 1024;
+const BULK_BATCH: usize = MAX_PACKET as usize;
 
 /// Where [`download`] takes the channel's messages from: the russh channel (or, in tests, a
 /// queue that can be fed between two turns of the runtime).
